@@ -1,0 +1,50 @@
+"""Settings, read from environment variables (prefix-free, as operators expect) and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def project_root() -> Path:
+    """The directory that holds `var/`: the checkout when run from one, else the cwd."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").exists() and (parent / "src" / "polis").is_dir():
+            return parent
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    """Everything Polis reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, description="Primary server; unset = embedded")
+    read_database_url: str | None = Field(default=None, description="Replica for reports")
+    var_dir: Path = Field(default_factory=lambda: project_root() / "var")
+
+    # Seed 000 "Connection Pooling": 20 / 40 / 30 s.
+    db_pool_size: int = 20
+    db_max_overflow: int = 40
+    db_pool_timeout: int = 30
+    db_statement_timeout_ms: int = 30_000
+
+    # Seed 001 system_configurations defaults, overridable per deployment.
+    session_timeout_hours: int = 8
+    max_login_attempts: int = 5
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    environment: str = "DEVELOPMENT"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Database access: URLs, engines, sessions, the embedded cluster and migrations."""
