@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     session_timeout_hours: int = 8
     max_login_attempts: int = 5
 
+    # Field encryption (polis.platform.crypto); unset = a generated development key in var/.
+    encryption_keys: str | None = Field(default=None, description="kid:base64key,... (first=current)")
+    blind_index_key: str | None = Field(default=None, description="base64, >= 32 bytes")
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

@@ -44,8 +44,20 @@ def _major(bindir: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _usable(bindir: Path) -> bool:
+    if not ((bindir / "initdb").exists() and (bindir / "pg_ctl").exists()):
+        return False
+    major = _major(bindir)
+    return major is not None and major >= MIN_MAJOR
+
+
 def find_bindir() -> Path:
-    """The newest usable PostgreSQL bin directory: system first, then pgserver's."""
+    """The PostgreSQL bin directory: POLIS_PG_BINDIR, the system's, then pgserver's."""
+    override = os.environ.get("POLIS_PG_BINDIR")
+    if override:
+        if not _usable(Path(override)):
+            raise EmbeddedError(f"POLIS_PG_BINDIR={override} holds no PostgreSQL >= {MIN_MAJOR}")
+        return Path(override)
     candidates: list[Path] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
@@ -57,15 +69,15 @@ def find_bindir() -> Path:
         found = shutil.which(name)
         if found:
             candidates.append(Path(found).resolve().parent)
-    with contextlib.suppress(ImportError):
-        import pgserver
-
-        candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
     for bindir in candidates:
-        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
-            major = _major(bindir)
-            if major is not None and major >= MIN_MAJOR:
-                return bindir
+        if _usable(bindir):
+            return bindir
+    with contextlib.suppress(ImportError):
+        import pgserver  # the wheel's bundled binaries, when the system has none
+
+        bindir = Path(pgserver.__file__).parent / "pginstall" / "bin"
+        if _usable(bindir):
+            return bindir
     raise EmbeddedError(
         f"no PostgreSQL >= {MIN_MAJOR} binaries found (install postgresql or the pgserver wheel)"
     )

@@ -1,0 +1,5 @@
+"""`python -m polis` is the `polis` command."""
+
+from polis.cli import main
+
+main()
