@@ -83,18 +83,27 @@ async def test_new_partition_adopts_strays_from_default(connection: AsyncConnect
         ),
         {"rid": rid},
     )
-    await connection.execute(text("select create_monthly_partition('audit.audit_log', '2032-02-01')"))
-    await connection.execute(text("select create_monthly_partition('audit.audit_log', '2032-02-01')"))
+    await connection.execute(
+        text("select create_monthly_partition('audit.audit_log', '2032-02-01')")
+    )
+    await connection.execute(
+        text("select create_monthly_partition('audit.audit_log', '2032-02-01')")
+    )
     rows = (
         await connection.execute(
-            text("select tableoid::regclass::text, operation from audit.audit_log where record_id = :rid"),
+            text(
+                "select tableoid::regclass::text, operation from audit.audit_log"
+                " where record_id = :rid"
+            ),
             {"rid": rid},
         )
     ).all()
     assert rows == [("audit.audit_log_y2032m02", "UPDATE")]
     moved = (
         await connection.execute(
-            text("select count(*) from audit.audit_log where table_name = 't' and record_id = :rid"),
+            text(
+                "select count(*) from audit.audit_log where table_name = 't' and record_id = :rid"
+            ),
             {"rid": rid},
         )
     ).scalar_one()

@@ -27,6 +27,4 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Compare only our schemas, and not the partitions of partitioned tables."""
     if type_ == "schema":
         return name in SCHEMAS
-    if type_ == "table" and name is not None and PARTITION.search(name):
-        return False
-    return True
+    return not (type_ == "table" and name is not None and PARTITION.search(name))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Annotated
 
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -59,8 +62,9 @@ class Database:
         if self.read_engine is not None:
             await self.read_engine.dispose()
 
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """One session per request: commit on success, roll back on any error."""
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commit on success, roll back on any error."""
         async with self.sessionmaker() as session:
             try:
                 yield session
@@ -68,3 +72,38 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """One session per request: commit on success, roll back on any error."""
+        async with self.transaction() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session on the replica (the primary when there is none)."""
+        maker = self.read_sessionmaker or self.sessionmaker
+        async with maker() as session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed when the endpoint returns, rolled back on error."""
+    database: Database = request.app.state.db
+    async with database.transaction() as session:
+        yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for reports and long reads, on the replica when one is configured."""
+    database: Database = request.app.state.db
+    async with database.read_transaction() as session:
+        yield session
+
+
+# scope="function": the commit runs before the response is sent, so a failed commit (a
+# deferred constraint, a serialisation failure) reaches the client as a problem, not a 2xx.
+DBSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -20,6 +20,8 @@ def run_migrations() -> None:
         _run(connection)
         return
     url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL: run migrations through `polis db upgrade`")
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
         _run(conn)
