@@ -186,7 +186,9 @@ BEGIN
     INSERT INTO audit.audit_log (table_name, record_id, operation, old_values, new_values,
                                  changed_fields, user_id, user_role, ip_address, user_agent,
                                  business_context, request_id)
-    VALUES (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, v_id, TG_OP, v_old, v_new, v_changed,
+    VALUES (
+            -- a row in a partition is logged under its partitioned table (claims.claim)
+            COALESCE(pg_partition_root(TG_RELID), TG_RELID)::regclass::text, v_id, TG_OP, v_old, v_new, v_changed,
             NULLIF(current_setting('app.user_id', true), '')::uuid,
             NULLIF(current_setting('app.user_role', true), ''),
             NULLIF(current_setting('app.ip_address', true), '')::inet,
