@@ -2,28 +2,50 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
 from polis import __version__
 from polis.config import Settings, get_settings
 from polis.db.session import Database
 from polis.db.urls import primary_url, replica_url
+from polis.iam.auth import record_permissions
+from polis.platform.errors import install_error_handlers
+from polis.platform.idempotency import IdempotentReplay, replay_handler
+from polis.platform.logging import RequestContextMiddleware, configure_logging
+from polis.platform.openapi import install_openapi
+
+API_PREFIX = "/api/v1"
+
+# Each domain package that has an `endpoints` module contributes its `router` under /api/v1.
+DOMAINS = ("iam", "audit", "reference", "documents", "health", "motor", "integrations", "ops")
+
+
+def api_routers() -> list[APIRouter]:
+    """The routers of the domain packages that define `polis.<domain>.endpoints.router`."""
+    routers = []
+    for domain in DOMAINS:
+        name = f"polis.{domain}.endpoints"
+        if importlib.util.find_spec(name) is None:
+            continue
+        routers.append(importlib.import_module(name).router)
+    return routers
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """Build the app; `database` lets tests hand in their own engine."""
     settings = settings or get_settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = database is None
-        db = database or Database.connect(
-            primary_url(settings), settings, replica_url(settings)
-        )
+        db = database or Database.connect(primary_url(settings), settings, replica_url(settings))
         app.state.db = db
         try:
             yield
@@ -38,6 +60,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
+    install_error_handlers(app)
+    app.add_exception_handler(IdempotentReplay, replay_handler)
+    app.add_middleware(RequestContextMiddleware)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -51,4 +76,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await conn.execute(text("select 1"))
         return {"status": "ok"}
 
+    for router in api_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    record_permissions(app)
+    install_openapi(app)
     return app

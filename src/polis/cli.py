@@ -179,6 +179,7 @@ def run_server(url: str, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level="warning",
+        access_log=False,  # polis.platform.logging writes one structured line per request
         timeout_graceful_shutdown=10,
     )
 

@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     max_login_attempts: int = 5
 
     # Field encryption (polis.platform.crypto); unset = a generated development key in var/.
-    encryption_keys: str | None = Field(default=None, description="kid:base64key,... (first=current)")
+    encryption_keys: str | None = Field(
+        default=None, description="kid:base64key,... (first=current)"
+    )
     blind_index_key: str | None = Field(default=None, description="base64, >= 32 bytes")
 
     host: str = "127.0.0.1"

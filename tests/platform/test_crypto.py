@@ -19,7 +19,9 @@ BLIND = base64.b64encode(b"b" * 32).decode()
 def test_round_trip(value: str) -> None:
     ring = keyring_from(f"k1:{K1}", BLIND)
     blob = ring.encrypt(value)
-    assert value.encode() not in blob or value == ""
+    if len(value.encode()) >= 16:
+        # a long plaintext never survives verbatim; short ones may collide by chance
+        assert value.encode() not in blob
     assert ring.decrypt(blob) == value
 
 

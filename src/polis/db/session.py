@@ -49,12 +49,16 @@ class Database:
     @classmethod
     def connect(cls, url: str, settings: Settings, read_url: str | None = None) -> Database:
         """Engines for the primary and, when given, the replica."""
-        engine = make_engine(url, settings)
-        db = cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+        db = cls.from_engine(make_engine(url, settings))
         if read_url:
             db.read_engine = make_engine(read_url, settings)
             db.read_sessionmaker = async_sessionmaker(db.read_engine, expire_on_commit=False)
         return db
+
+    @classmethod
+    def from_engine(cls, engine: AsyncEngine) -> Database:
+        """A Database over an existing engine (the CLI, scripts)."""
+        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -1,4 +1,5 @@
-"""iam.users and iam.user_sessions (seed 001 "User Management and Security Schema")."""
+"""iam.users and iam.user_sessions (seed 001 "User Management and Security Schema"),
+and iam.idempotency_keys (the Idempotency-Key store of POST requests)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CHAR,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -144,3 +146,32 @@ class UserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(_tz())
     terminated_at: Mapped[datetime | None] = mapped_column(_tz())
     termination_reason: Mapped[str | None] = mapped_column(String(50))
+
+
+class IdempotencyKey(Base):
+    """A POST taken under an Idempotency-Key: the request's hash and the response to replay."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        Index("idx_idempotency_keys_expires", "expires_at"),
+        {
+            "schema": "iam",
+            "comment": "Idempotency-Key records of POST requests (replayed until expires_at)",
+        },
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("iam.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    request_hash: Mapped[str] = mapped_column(
+        CHAR(64), comment="SHA-256 of method, path and canonical JSON body"
+    )
+    response_status: Mapped[int | None] = mapped_column(
+        Integer, comment="NULL while the first request is still running"
+    )
+    response_body: Mapped[Any | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(_tz(), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(_tz())

@@ -1,4 +1,4 @@
-"""Identity: iam.users and iam.user_sessions.
+"""Identity: iam.users, iam.user_sessions and iam.idempotency_keys.
 
 Revision ID: 0002_iam
 Revises: 0001_platform
@@ -97,9 +97,31 @@ CREATE INDEX idx_user_sessions_cleanup ON iam.user_sessions(expires_at) WHERE NO
 COMMENT ON TABLE iam.user_sessions IS 'Active user sessions for security tracking';
 COMMENT ON COLUMN iam.user_sessions.session_id IS 'SHA-256 of the bearer token (the token itself is never stored)';
 SELECT audit.enable_audit('iam.user_sessions');
+
+-- Idempotency-Key records of POST requests (decision 0042). Not audited: it is request
+-- bookkeeping, and the business rows it guards carry their own audit trail.
+CREATE TABLE iam.idempotency_keys (
+    user_id UUID NOT NULL REFERENCES iam.users(id) ON DELETE CASCADE,
+    key VARCHAR(255) NOT NULL,
+    method VARCHAR(10) NOT NULL,
+    path VARCHAR(500) NOT NULL,
+    request_hash CHAR(64) NOT NULL,
+    response_status INTEGER,
+    response_body JSONB,
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
+    expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+
+CREATE INDEX idx_idempotency_keys_expires ON iam.idempotency_keys(expires_at);
+
+COMMENT ON TABLE iam.idempotency_keys IS 'Idempotency-Key records of POST requests (replayed until expires_at)';
+COMMENT ON COLUMN iam.idempotency_keys.request_hash IS 'SHA-256 of method, path and canonical JSON body';
+COMMENT ON COLUMN iam.idempotency_keys.response_status IS 'NULL while the first request is still running';
 """
 
 DOWNGRADE = r"""
+DROP TABLE IF EXISTS iam.idempotency_keys;
 DROP TABLE IF EXISTS iam.user_sessions;
 DROP TABLE IF EXISTS iam.users;
 """

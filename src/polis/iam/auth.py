@@ -1,0 +1,161 @@
+"""Authentication and authorisation dependencies (polar's `auth.py` style).
+
+    UsersWrite = Annotated[Principal, Depends(require("iam.users:write"))]
+
+    @router.post("/iam/users")
+    async def create_user(auth: UsersWrite, ...) -> ...
+
+`authenticate` reads the bearer token (401 problem when missing, unknown or expired), fills
+the request context and the transaction's audit context; `require(...)` adds the permission
+check (403 problem). `record_permissions(app)` writes each route's permission into the
+OpenAPI document as `x-permission` ("authenticated" when any signed-in user may call it,
+"public" only where a route says so itself).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import BaseRoute
+
+from polis.db.session import DBSession
+from polis.iam.models import User, UserSession
+from polis.iam.permissions import check_known, permissions_for
+from polis.iam.service import auth as auth_service
+from polis.platform.context import apply_audit_context, current_context
+from polis.platform.errors import Forbidden, Unauthorized
+
+PUBLIC = "public"
+AUTHENTICATED = "authenticated"
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="Session token from POST /api/v1/auth/login: `Authorization: Bearer <token>`",
+)
+
+
+@dataclass
+class Principal:
+    """The signed-in user of a request, their session and their permissions."""
+
+    user: User
+    session: UserSession
+    permissions: frozenset[str]
+
+    @property
+    def user_id(self) -> uuid.UUID:
+        """The user's id."""
+        return self.user.id
+
+    @property
+    def role(self) -> str:
+        """The user's role."""
+        return self.user.role
+
+    def can(self, permission: str) -> bool:
+        """Whether the user holds the permission."""
+        return permission in self.permissions
+
+
+async def authenticate(
+    session: DBSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The principal of the bearer token; 401 without a live session."""
+    if credentials is None:
+        raise Unauthorized("A bearer token is required.")
+    found = await auth_service.load_session(session, credentials.credentials)
+    if found is None:
+        raise Unauthorized("The token is invalid or has expired.", type_="invalid-token")
+    user_session, user = found
+    ctx = current_context()
+    if ctx is not None:
+        ctx.user_id, ctx.user_role = user.id, user.role
+    structlog.contextvars.bind_contextvars(user_id=str(user.id))
+    await apply_audit_context(session, ctx)
+    return Principal(user=user, session=user_session, permissions=permissions_for(user.role))
+
+
+class Authorizer:
+    """A dependency: the principal, when it holds at least one of `permissions`."""
+
+    def __init__(self, *permissions: str) -> None:
+        if not permissions:
+            raise ValueError("require() needs at least one permission")
+        self.permissions = tuple(check_known(p) for p in permissions)
+
+    async def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        """Check the permission after authentication."""
+        if not any(principal.can(p) for p in self.permissions):
+            needed = " or ".join(self.permissions)
+            raise Forbidden(f"This action needs the permission {needed}.")
+        return principal
+
+    def __repr__(self) -> str:
+        return f"require({', '.join(map(repr, self.permissions))})"
+
+
+def require(*permissions: str) -> Authorizer:
+    """A dependency requiring any one of the permissions (all must exist in the table)."""
+    return Authorizer(*permissions)
+
+
+Authenticated = Annotated[Principal, Depends(authenticate)]
+UsersRead = Annotated[Principal, Depends(require("iam.users:read"))]
+UsersWrite = Annotated[Principal, Depends(require("iam.users:write"))]
+
+
+def _route_permissions(dependant: Dependant) -> tuple[list[str], bool]:
+    """(permissions required anywhere in the dependency tree, whether it authenticates)."""
+    found: list[str] = []
+    authenticates = dependant.call is authenticate
+    if isinstance(dependant.call, Authorizer):
+        found.append(" | ".join(dependant.call.permissions))
+    for sub in dependant.dependencies:
+        perms, auth = _route_permissions(sub)
+        found.extend(p for p in perms if p not in found)
+        authenticates = authenticates or auth
+    return found, authenticates
+
+
+def route_permission(route: APIRoute) -> str | None:
+    """What a route declares: its permission(s), 'authenticated', 'public', or None."""
+    perms, authenticates = _route_permissions(route.dependant)
+    if perms:
+        return ", ".join(perms)
+    if authenticates:
+        return AUTHENTICATED
+    extra: dict[str, Any] = route.openapi_extra or {}
+    value = extra.get("x-permission")
+    return str(value) if value else None
+
+
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    """Every APIRoute, including those of included routers (FastAPI may keep an included
+    router as one lazy route that points at the original router)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif (inner := getattr(route, "original_router", None)) is not None:
+            yield from api_routes(inner.routes)
+
+
+def record_permissions(app: FastAPI) -> None:
+    """Put each route's permission into the OpenAPI document as `x-permission`.
+
+    Call it after the routers are included and before the app serves or builds its OpenAPI
+    document: routes of included routers are copied from the originals on first use.
+    """
+    for route in api_routes(app.routes):
+        permission = route_permission(route)
+        if permission is not None:
+            route.openapi_extra = {**(route.openapi_extra or {}), "x-permission": permission}

@@ -1,0 +1,72 @@
+"""`polis users ...`: user administration from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from polis.cli import CliError, database, friendly
+from polis.iam.permissions import Role
+
+app = typer.Typer(help="Users: create accounts.", no_args_is_help=True)
+
+
+async def _create(url: str, **fields: str) -> str:
+    from sqlalchemy import pool
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from polis.db.session import Database
+    from polis.db.urls import with_driver
+    from polis.iam.service import user as user_service
+    from polis.platform.errors import PolisError
+
+    engine = create_async_engine(with_driver(url, "asyncpg"), poolclass=pool.NullPool)
+    db = Database.from_engine(engine)
+    try:
+        async with db.transaction() as session:
+            user = await user_service.create_user(
+                session,
+                username=fields["username"],
+                password=fields["password"],
+                role=fields["role"],
+                email=fields["email"],
+                first_name=fields["first_name"],
+                last_name=fields["last_name"],
+            )
+            return str(user.id)
+    except PolisError as exc:
+        raise CliError(exc.message.rstrip(".")) from None
+    finally:
+        await engine.dispose()
+
+
+@app.command("create")
+@friendly
+def create(
+    username: str = typer.Option(..., help="Login name"),
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted if omitted"
+    ),
+    role: str = typer.Option(..., help=f"One of {', '.join(r.value for r in Role)}"),
+    email: str | None = typer.Option(None, help="Default: <username>@users.polis.invalid"),
+    first_name: str | None = typer.Option(None, help="Default: the username"),
+    last_name: str = typer.Option("-", help="Default: '-'"),
+) -> None:
+    """Create an ACTIVE user with a password (argon2id-hashed)."""
+    role = role.strip().upper()
+    if role not in Role.__members__:
+        raise CliError(f"unknown role {role!r} (one of: {', '.join(r.value for r in Role)})")
+    with database() as url:
+        user_id = asyncio.run(
+            _create(
+                url,
+                username=username,
+                password=password,
+                role=role,
+                email=email or f"{username}@users.polis.invalid",
+                first_name=first_name or username,
+                last_name=last_name,
+            )
+        )
+    typer.echo(f"created user {username} ({role}) {user_id}")

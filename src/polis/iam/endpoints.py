@@ -1,0 +1,136 @@
+"""Auth (login, logout, me) and user administration routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from polis.db.session import DBSession
+from polis.iam import schemas
+from polis.iam.auth import PUBLIC, Authenticated, UsersRead, UsersWrite
+from polis.iam.models import User
+from polis.iam.repository import UserRepository
+from polis.iam.service import InvalidCredentials
+from polis.iam.service import auth as auth_service
+from polis.iam.service import user as user_service
+from polis.platform.context import apply_audit_context, current_context
+from polis.platform.errors import NotFound, error_response
+from polis.platform.idempotency import IdempotencyKey
+from polis.platform.pagination import Keyset, Page, PageQuery, paginate
+from polis.platform.schemas import Problem
+
+router = APIRouter()
+
+_PROBLEM: dict[str, Any] = {"model": Problem}
+
+
+@router.post(
+    "/auth/login",
+    tags=["auth"],
+    response_model=schemas.Token,
+    responses={401: _PROBLEM},
+    openapi_extra={"x-permission": PUBLIC},
+)
+async def login(
+    body: schemas.LoginRequest, request: Request, session: DBSession
+) -> schemas.Token | Response:
+    """Exchange a username and password for a bearer token."""
+    ctx = current_context()
+    await apply_audit_context(session, ctx)
+    try:
+        user = await auth_service.authenticate(
+            session,
+            username=body.username,
+            password=body.password,
+            ip_address=ctx.ip_address if ctx else None,
+        )
+    except InvalidCredentials as exc:
+        # Returned, not raised: the transaction commits the failed-attempt counter.
+        return error_response(request, exc)
+    if ctx is not None:
+        ctx.user_id, ctx.user_role = user.id, user.role
+        await apply_audit_context(session, ctx)
+    token, user_session = await auth_service.create_session(
+        session,
+        user,
+        ip_address=ctx.ip_address if ctx else None,
+        user_agent=ctx.user_agent if ctx else None,
+    )
+    return schemas.Token(access_token=token, expires_at=user_session.expires_at)
+
+
+@router.post("/auth/logout", tags=["auth"], status_code=status.HTTP_204_NO_CONTENT)
+async def logout(principal: Authenticated, session: DBSession) -> Response:
+    """End the current session; its token stops working at once."""
+    await auth_service.revoke_session(session, principal.session, reason="LOGOUT")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/auth/me", tags=["auth"], response_model=schemas.Me)
+async def me(principal: Authenticated) -> schemas.Me:
+    """The signed-in user, their permissions and when the session expires."""
+    user = schemas.User.model_validate(principal.user)
+    return schemas.Me(
+        **user.model_dump(),
+        permissions=sorted(principal.permissions),
+        session_expires_at=principal.session.expires_at,
+    )
+
+
+@router.post(
+    "/iam/users",
+    tags=["iam"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.User,
+    responses={403: _PROBLEM, 409: _PROBLEM},
+)
+async def create_user(
+    body: schemas.UserCreate, principal: UsersWrite, session: DBSession, idem: IdempotencyKey
+) -> Response:
+    """Create a user account (send an Idempotency-Key to make retries safe)."""
+    user = await user_service.create_user(session, **body.model_dump(), created_by=principal.user)
+    return await idem.respond(session, schemas.User.model_validate(user), status_code=201)
+
+
+_KEYSETS = {
+    "created_at": Keyset("users.created_at", User.created_at, User.id),
+    "username": Keyset("users.username", User.username, User.id),
+}
+
+
+@router.get("/iam/users", tags=["iam"], response_model=Page[schemas.User])
+async def list_users(
+    principal: UsersRead,
+    session: DBSession,
+    page: PageQuery,
+    sort: Annotated[Literal["created_at", "username"], Query()] = "created_at",
+) -> Page[schemas.User]:
+    """List users, oldest first (or by username), one cursor page at a time."""
+    items, next_cursor = await paginate(
+        session, UserRepository.from_session(session).statement(), _KEYSETS[sort], page
+    )
+    return Page[schemas.User](
+        items=[schemas.User.model_validate(u) for u in items], next_cursor=next_cursor
+    )
+
+
+async def _user_or_404(user_id: schemas.UserID, principal: UsersRead, session: DBSession) -> User:
+    user = await UserRepository.from_session(session).get(user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    return user
+
+
+TargetUser = Annotated[User, Depends(_user_or_404)]
+
+
+@router.get(
+    "/iam/users/{user_id}",
+    tags=["iam"],
+    response_model=schemas.User,
+    responses={404: _PROBLEM},
+)
+async def get_user(user: TargetUser) -> schemas.User:
+    """One user account."""
+    return schemas.User.model_validate(user)
