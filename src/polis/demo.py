@@ -37,6 +37,7 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 TWO = Decimal("0.01")
+PLATE_LETTERS = ("กข", "กค", "ขง", "ฆช", "งฉ", "ฌญ", "ฒณ", "ทน", "บป", "ผพ")
 
 
 @dataclass
@@ -93,11 +94,23 @@ def thai_pin(rng: random.Random) -> str:
     return "".join(map(str, digits)) + str(check)
 
 
+# Kabupaten/kota codes (Dukcapil) of the cities the demo members live in.
+NIK_REGIONS = (
+    "317101", "317102", "317103", "317104", "317201", "317202", "317301", "317401",
+    "317501", "327301", "327302", "327501", "327601", "357801", "357802", "347101",
+    "347102", "517101", "517102", "127101", "127102", "167101", "737101", "647101",
+)  # fmt: skip
+
+
 def indonesian_nik(rng: random.Random, birth: date, female: bool, seq: int) -> str:
-    """A well-formed NIK: Jakarta region code, DDMMYY (+40 for women), sequence."""
-    region = rng.choice(["317101", "317102", "327301", "357801", "347101", "517101"])
+    """A well-formed NIK: region code, DDMMYY (+40 for women), 4-digit sequence.
+
+    The region follows `seq` in blocks of 10,000, so (region, sequence) and hence the NIK is
+    unique for the first 240,000 members whatever their birth dates; callers still check.
+    """
+    region = NIK_REGIONS[(seq // 10_000) % len(NIK_REGIONS)]
     day = birth.day + (40 if female else 0)
-    return f"{region}{day:02d}{birth.month:02d}{birth.year % 100:02d}{seq % 10000:04d}"
+    return f"{region}{day:02d}{birth.month:02d}{birth.year % 100:02d}{seq % 10_000:04d}"
 
 
 def already_loaded(url: str) -> bool:
@@ -504,6 +517,7 @@ def load_demo(url: str, volumes: Volumes, seed: int = 20261123) -> dict[str, int
             family = 0
             emp_policy: tuple[uuid.UUID, uuid.UUID] = policies[0]
             rel = "employee"
+            seen_nik: set[str] = set()
             for n in range(volumes.members):
                 if n == 0 or rng.random() < 0.45:
                     rel, family = "employee", family + 1
@@ -514,6 +528,9 @@ def load_demo(url: str, volumes: Volumes, seed: int = 20261123) -> dict[str, int
                 age = rng.randint(25, 58) if rel != "child" else rng.randint(0, 22)
                 birth = date(today.year - age, rng.randint(1, 12), rng.randint(1, 28))
                 nik = indonesian_nik(rng, birth, female, n)
+                while nik in seen_nik:  # beyond 240,000 members: move to the next sequence
+                    nik = nik[:12] + f"{(int(nik[12:]) + 1) % 10_000:04d}"
+                seen_nik.add(nik)
                 city, prov = rng.choice(cities_id)
                 mid = uuid.uuid4()
                 members.append((mid, emp_policy[0]))
@@ -589,9 +606,13 @@ def _load_motor(
         ("ภูเก็ต", "Phuket", "เมืองภูเก็ต", "ตลาดใหญ่", "83000"),
     ]
     cust_rows, veh_rows, pol_rows = [], [], []
+    seen_pin: set[str] = set()
     for i in range(n):
         cid, vid = uuid.uuid4(), uuid.uuid4()
         pin = thai_pin(rng)
+        while pin in seen_pin:
+            pin = thai_pin(rng)
+        seen_pin.add(pin)
         prov = rng.choice(provinces)
         female = rng.random() < 0.5
         first = fake.first_name_female() if female else fake.first_name_male()
@@ -631,7 +652,9 @@ def _load_motor(
             (
                 vid,
                 cid,
-                f"{rng.randint(1, 9)}กข {rng.randint(1000, 9999)}",
+                # unique by construction: digit and letter pair from i, number 1000-9999
+                f"{1 + i // 9000 % 9}{PLATE_LETTERS[i // 81_000 % len(PLATE_LETTERS)]}"
+                f" {1000 + i % 9000}",
                 prov[0],
                 make,
                 model,
