@@ -68,9 +68,7 @@ def test_loads_every_volume_and_ids_decrypt(demo_db: str, isolated_var: Path) ->
             assert digest == ring.blind_index(pin)
 
 
-def test_demo_users_can_log_in_with_the_printed_passwords(
-    demo_db: str, isolated_var: Path
-) -> None:
+def test_demo_users_can_log_in_with_the_printed_passwords(demo_db: str, isolated_var: Path) -> None:
     printed = ensure_demo_users(demo_db)
     assert len(printed) == len(DEMO_USERS)
     with psycopg.connect(demo_db) as conn:
@@ -83,9 +81,16 @@ def test_demo_users_can_log_in_with_the_printed_passwords(
             assert row[0] == role and row[2] == "ACTIVE"
             assert verify_password(row[1], password)
     # a restart prints new passwords and the old ones stop working
-    again = dict((u, p) for u, _, p in ensure_demo_users(demo_db))
+    again = {u: p for u, _, p in ensure_demo_users(demo_db)}
     first_user, _, old_password = printed[0]
     assert again[first_user] != old_password
+    with psycopg.connect(demo_db) as conn:
+        row = conn.execute(
+            "select password_hash from iam.users where username = %s", (first_user,)
+        ).fetchone()
+    assert row is not None
+    assert not verify_password(row[0], old_password)
+    assert verify_password(row[0], again[first_user])
 
 
 def test_a_second_demo_is_refused_with_one_line(isolated_var: Path) -> None:

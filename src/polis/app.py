@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from polis import __version__
@@ -53,8 +54,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if owned:
                 await db.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI and ReDoc from the installed wheel, not a CDN.
+    app = FastAPIOffline(
         title="Polis",
+        static_url="/static/docs",
         version=__version__,
         description="Insurance core: Indonesian group health (seed 000) and Thai motor (seed 001).",
         lifespan=lifespan,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -83,3 +85,87 @@ def test_cli_reports_one_line_for_unreachable_server(tmp_path: Path) -> None:
     assert out.stderr.startswith("polis: error: ")
     assert len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://root@127.0.0.1/polis", "postgresql"),
+        ("not a url at all", ""),
+        ("postgresql://nobody:x@127.0.0.1:1/none", ""),
+    ],
+)
+def test_cli_reports_one_line_for_a_wrong_url(tmp_path: Path, url: str, says: str) -> None:
+    env = {**os.environ, "DATABASE_URL": url}
+    out = subprocess.run(
+        [sys.executable, "-m", "polis", "db", "current"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.stderr.startswith("polis: error: ")
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert says in out.stderr.lower()
+
+
+def test_serve_refuses_a_taken_port_with_one_line(db_url: str, tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "polis", "serve", "--port", str(port), "--no-migrate"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DATABASE_URL": db_url},
+            cwd=tmp_path,
+            timeout=60,
+        )
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        f"polis: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+
+
+def test_serve_answers_real_http_and_stops(db_url: str, tmp_path: Path) -> None:
+    import httpx
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polis", "serve", "--port", str(port), "--no-migrate"],
+        env={**os.environ, "DATABASE_URL": db_url},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "server did not come up in 30 s"
+                time.sleep(0.2)
+        assert ready.status_code == 200
+        me = httpx.get(f"http://127.0.0.1:{port}/api/v1/auth/me", timeout=5)
+        assert me.status_code == 401
+        assert me.headers["content-type"].startswith("application/problem+json")
+        docs = httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5)
+        assert docs.status_code == 200
+        # no CDN: every script and stylesheet of the docs page is served by Polis itself
+        assert "cdn.jsdelivr" not in docs.text and "unpkg" not in docs.text
+        bundle = httpx.get(f"http://127.0.0.1:{port}/static/docs/swagger-ui-bundle.js", timeout=5)
+        assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
+    finally:
+        proc.terminate()
+        # uvicorn shuts down gracefully, then re-raises SIGTERM as its exit status
+        assert proc.wait(timeout=20) in (0, -15)
+        stderr = proc.stderr.read().decode() if proc.stderr else ""
+        assert "Traceback" not in stderr, stderr

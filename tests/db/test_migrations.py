@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
+import pytest
 
 from polis.db import migrate
 
@@ -32,3 +34,28 @@ def test_upgrade_downgrade_upgrade_on_empty_database(create_database: Callable[[
     assert _tables(url) <= {"public.alembic_version"}
     migrate.upgrade(url)
     assert "audit.audit_log" in _tables(url)
+
+
+def test_upgrade_downgrade_upgrade_on_populated_database(
+    create_database: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polis.config import get_settings
+    from polis.demo import Volumes, load_demo
+    from polis.platform.crypto import get_keyring
+
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    get_keyring.cache_clear()
+    url = create_database()
+    migrate.upgrade(url)
+    counts = load_demo(url, Volumes(members=30, customers=5, providers=5, companies=2))
+    assert counts["member.member"] == 30
+    migrate.downgrade(url, "base")
+    assert _tables(url) <= {"public.alembic_version"}
+    migrate.upgrade(url)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from member.member").fetchone() == (0,)
+        n_provinces = conn.execute("select count(*) from ref.provinces").fetchone()
+    assert n_provinces == (77,)
+    get_settings.cache_clear()
+    get_keyring.cache_clear()

@@ -10,14 +10,24 @@ from polis.db.embedded import EmbeddedPostgres
 _SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
 
 
+def check(url: str) -> str:
+    """The URL itself when it names a PostgreSQL server; else ValueError saying what is wrong."""
+    if not _SCHEME.match(url):
+        scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+        raise ValueError(
+            f"DATABASE_URL must be postgresql://user:password@host:port/database, not {scheme!r}"
+        )
+    return url
+
+
 def libpq(url: str) -> str:
     """The same server as a plain libpq URL (for psql, pg_dump, check_schema)."""
-    return _SCHEME.sub("postgresql://", url)
+    return _SCHEME.sub("postgresql://", check(url))
 
 
 def with_driver(url: str, driver: str) -> str:
     """The same server for a SQLAlchemy driver: 'asyncpg' or 'psycopg'."""
-    return _SCHEME.sub(f"postgresql+{driver}://", url)
+    return _SCHEME.sub(f"postgresql+{driver}://", check(url))
 
 
 def embedded(settings: Settings | None = None) -> EmbeddedPostgres:
