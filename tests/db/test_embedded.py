@@ -169,3 +169,35 @@ def test_serve_answers_real_http_and_stops(db_url: str, tmp_path: Path) -> None:
         assert proc.wait(timeout=20) in (0, -15)
         stderr = proc.stderr.read().decode() if proc.stderr else ""
         assert "Traceback" not in stderr, stderr
+
+
+def test_a_normal_user_runs_its_own_cluster(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Run as root, the tests above take the root path; this one takes the normal-user path.
+
+    (Run as a normal user, test_start_url_stop already covers it.)
+    """
+    if os.geteuid() != 0:
+        pytest.skip("already running as a normal user")
+    probe = subprocess.run(
+        ["runuser", "-u", "nobody", "--", sys.executable, "-c", "import polis"],
+        capture_output=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip("this Python is not readable by the nobody account")
+    home = Path(tempfile.mkdtemp(prefix="polis-nobody-"))
+    home.chmod(0o755)
+    shutil.chown(home, "nobody")
+    env = {**os.environ, "VAR_DIR": str(home / "var"), "HOME": str(home)}
+    env.pop("DATABASE_URL", None)
+    polis = ["runuser", "-u", "nobody", "--", sys.executable, "-m", "polis", "db"]
+    try:
+        url = subprocess.run(
+            [*polis, "url"], capture_output=True, text=True, env=env, timeout=120, check=True
+        ).stdout.strip()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select current_user").fetchone() == ("polis",)
+        assert (home / "var" / "pg" / "data").stat().st_uid != 0
+        subprocess.run([*polis, "stop"], env=env, timeout=60, check=True, capture_output=True)
+    finally:
+        subprocess.run([*polis, "stop"], env=env, timeout=60, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)

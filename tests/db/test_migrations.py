@@ -59,3 +59,33 @@ def test_upgrade_downgrade_upgrade_on_populated_database(
     assert n_provinces == (77,)
     get_settings.cache_clear()
     get_keyring.cache_clear()
+
+
+# Tables deliberately without the audit trigger: the log itself, Alembic's bookkeeping,
+# bulk reference geography (reloaded from files), and internal routing/replay tables.
+NOT_AUDITED = {
+    "alembic_version",
+    "audit.audit_log",
+    "iam.idempotency_keys",
+    "ref.provinces",
+    "ref.amphoes",
+    "ref.tambons",
+    "claims.claim_registry",
+    "motor.payment_registry",
+}
+
+
+def test_every_business_table_has_the_audit_trigger(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        missing = {
+            r[0]
+            for r in conn.execute(
+                "select c.oid::regclass::text from pg_class c"
+                " join pg_namespace n on n.oid = c.relnamespace"
+                " where c.relkind in ('r', 'p') and not c.relispartition"
+                " and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')"
+                " and not exists (select 1 from pg_trigger t"
+                "   where t.tgrelid = c.oid and t.tgname = 'audit_change')"
+            )
+        }
+    assert missing == NOT_AUDITED
