@@ -201,3 +201,20 @@ def test_a_normal_user_runs_its_own_cluster(tmp_path_factory: pytest.TempPathFac
     finally:
         subprocess.run([*polis, "stop"], env=env, timeout=60, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_data_directory_owned_by_someone_else_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polis.db.embedded as embedded
+
+    me = embedded.ClusterUser("me", os.geteuid(), os.getegid(), switch=False)
+    monkeypatch.setattr(embedded, "_cluster_user", lambda: me)
+    if os.geteuid() == 0:
+        theirs = tmp_path / "pg"
+        theirs.mkdir()
+        os.chown(theirs, 65534, 65534)  # nobody
+    else:
+        theirs = Path("/")  # root's
+    with pytest.raises(EmbeddedError, match=r"belongs to uid \d+, not to you"):
+        EmbeddedPostgres(theirs)
