@@ -158,9 +158,14 @@ def serve(
         run_server(url, host or settings.host, port or settings.port)
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run_server(url: str, host: str, port: int) -> None:
     """Serve the app with uvicorn on host:port against the database at url."""
     import os
+    import signal
     import socket
 
     import uvicorn
@@ -173,6 +178,9 @@ def run_server(url: str, host: str, port: int) -> None:
             raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it; with the default handler
+    # that kills the process before our callers' `finally` stops the embedded cluster.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "polis.app:create_app",
         factory=True,
