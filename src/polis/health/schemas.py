@@ -1,0 +1,319 @@
+"""Request and response bodies of the health configuration endpoints (plans, providers).
+
+Field names are the seed's column names. Amounts are Decimal: strings in responses, strings
+or numbers in requests (polis.platform.money). Bank account numbers are accepted in clear
+and only ever returned masked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from polis.platform.money import NonNegativeMoney, Quantized
+from polis.platform.schemas import RequestSchema, Schema
+
+Percentage = Annotated[Decimal, Quantized(2, ge=0, le=100)]
+Code = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+
+PlanType = Literal["basic", "standard", "premium"]
+CoverageType = Literal["covered", "not_covered", "limited"]
+LimitType = Literal["per_incident", "per_day", "per_year"]
+ExclusionType = Literal["diagnosis", "procedure", "condition"]
+ProviderType = Literal["hospital", "clinic", "pharmacy", "lab"]
+ProviderClass = Literal["A", "B", "C", "D"]
+ProviderStatus = Literal["active", "inactive", "suspended", "terminated"]
+ContractPaymentMethod = Literal["fee_for_service", "capitation"]
+ContractStatus = Literal["draft", "active", "suspended", "expired", "terminated"]
+
+
+def _check_period(start: date | None, end: date | None, names: str) -> None:
+    if start is not None and end is not None and end < start:
+        raise ValueError(f"{names} must not be before its start")
+
+
+# --- plans --------------------------------------------------------------------------------
+
+
+class BenefitCreate(RequestSchema):
+    """One benefit of a new plan (benefit.plan_benefit)."""
+
+    benefit_code: Code = Field(examples=["IP-ROOM"])
+    benefit_name: str = Field(min_length=1, max_length=255, examples=["Room and board"])
+    benefit_category: str = Field(min_length=1, max_length=50, examples=["inpatient"])
+    coverage_type: CoverageType = "covered"
+    limit_type: LimitType | None = None
+    limit_amount: NonNegativeMoney | None = None
+    limit_days: int | None = Field(default=None, ge=0)
+    limit_visits: int | None = Field(default=None, ge=0)
+    coinsurance_percentage: Percentage = Decimal("0.00")
+    copay_amount: NonNegativeMoney = Decimal("0.00")
+    requires_authorization: bool = False
+    waiting_period_days: int = Field(default=0, ge=0)
+    in_network_covered: bool = True
+    out_network_covered: bool = False
+
+
+class ExclusionCreate(RequestSchema):
+    """One exclusion of a new plan (benefit.exclusion)."""
+
+    exclusion_code: Code = Field(examples=["EX-COSMETIC"])
+    exclusion_description: str = Field(min_length=1, max_length=2000)
+    exclusion_type: ExclusionType | None = None
+    icd_code: str | None = Field(default=None, max_length=20, examples=["Z41"])
+    effective_date: date | None = None
+    termination_date: date | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        _check_period(self.effective_date, self.termination_date, "termination_date")
+        return self
+
+
+class _PlanFields(RequestSchema):
+    plan_name: str = Field(min_length=1, max_length=255, examples=["Corporate Standard"])
+    plan_type: PlanType
+    annual_limit: NonNegativeMoney | None = None
+    lifetime_limit: NonNegativeMoney | None = None
+    individual_deductible: NonNegativeMoney = Decimal("0.00")
+    family_deductible: NonNegativeMoney = Decimal("0.00")
+    individual_oop_max: NonNegativeMoney | None = None
+    family_oop_max: NonNegativeMoney | None = None
+    effective_date: date
+    termination_date: date | None = None
+
+
+class PlanCreate(_PlanFields):
+    """A new plan with its benefits and exclusions, written in one transaction."""
+
+    plan_code: Code = Field(examples=["CORP-STD-2026"])
+    benefits: list[BenefitCreate] = Field(default_factory=list, max_length=500)
+    exclusions: list[ExclusionCreate] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _check_period(self.effective_date, self.termination_date, "termination_date")
+        codes = [b.benefit_code for b in self.benefits]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"benefit_code must be unique within a plan: {', '.join(duplicates)}")
+        return self
+
+
+class PlanUpdate(RequestSchema):
+    """Plan fields to change; absent fields stay as they are (benefits are not changed here)."""
+
+    plan_name: str | None = Field(default=None, min_length=1, max_length=255)
+    plan_type: PlanType | None = None
+    annual_limit: NonNegativeMoney | None = None
+    lifetime_limit: NonNegativeMoney | None = None
+    individual_deductible: NonNegativeMoney | None = None
+    family_deductible: NonNegativeMoney | None = None
+    individual_oop_max: NonNegativeMoney | None = None
+    family_oop_max: NonNegativeMoney | None = None
+    effective_date: date | None = None
+    termination_date: date | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Self:
+        for name in ("plan_name", "plan_type", "effective_date"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        _check_period(self.effective_date, self.termination_date, "termination_date")
+        return self
+
+
+class Benefit(Schema):
+    """A benefit of a plan."""
+
+    id: uuid.UUID
+    benefit_code: str
+    benefit_name: str
+    benefit_category: str
+    coverage_type: str | None
+    limit_type: str | None
+    limit_amount: NonNegativeMoney | None
+    limit_days: int | None
+    limit_visits: int | None
+    coinsurance_percentage: Percentage | None
+    copay_amount: NonNegativeMoney | None
+    requires_authorization: bool | None
+    waiting_period_days: int | None
+    in_network_covered: bool | None
+    out_network_covered: bool | None
+
+
+class Exclusion(Schema):
+    """An exclusion of a plan."""
+
+    id: uuid.UUID
+    exclusion_code: str
+    exclusion_description: str
+    exclusion_type: str | None
+    icd_code: str | None
+    effective_date: date | None
+    termination_date: date | None
+
+
+class Plan(Schema):
+    """A benefit plan (without its benefits: see PlanDetail)."""
+
+    id: uuid.UUID
+    plan_code: str
+    plan_name: str
+    plan_type: str
+    annual_limit: NonNegativeMoney | None
+    lifetime_limit: NonNegativeMoney | None
+    individual_deductible: NonNegativeMoney | None
+    family_deductible: NonNegativeMoney | None
+    individual_oop_max: NonNegativeMoney | None
+    family_oop_max: NonNegativeMoney | None
+    effective_date: date
+    termination_date: date | None
+    created_at: datetime | None
+
+
+class PlanDetail(Plan):
+    """A plan with its benefits and its own exclusions."""
+
+    benefits: list[Benefit]
+    exclusions: list[Exclusion]
+
+
+# --- providers ----------------------------------------------------------------------------
+
+
+class ContractCreate(RequestSchema):
+    """One contract of a new provider (provider.provider_contract)."""
+
+    contract_number: Code = Field(examples=["CTR-2026-0001"])
+    effective_date: date
+    expiry_date: date
+    payment_method: ContractPaymentMethod | None = "fee_for_service"
+    discount_percentage: Percentage | None = None
+    cashless_enabled: bool = True
+    reimbursement_enabled: bool = True
+    status: ContractStatus = "active"
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        _check_period(self.effective_date, self.expiry_date, "expiry_date")
+        return self
+
+
+class _ProviderFields(RequestSchema):
+    provider_class: ProviderClass | None = None
+    is_network: bool = True
+    address: str | None = Field(default=None, max_length=500)
+    city: str | None = Field(default=None, max_length=100)
+    province: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=50)
+    email: str | None = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    bank_name: str | None = Field(default=None, max_length=100)
+    bank_account: str | None = Field(
+        default=None,
+        min_length=4,
+        max_length=50,
+        pattern=r"^[0-9][0-9 -]*[0-9]$",
+        description="In clear on input; stored encrypted, returned masked",
+    )
+    tax_id: str | None = Field(default=None, max_length=50)
+    status: ProviderStatus = "active"
+    contract_start_date: date | None = None
+    contract_end_date: date | None = None
+
+
+class ProviderCreate(_ProviderFields):
+    """A new provider with its contracts, written in one transaction."""
+
+    provider_code: Code = Field(examples=["PRV-00001"])
+    provider_name: str = Field(min_length=1, max_length=255, examples=["RS Harapan Sehat"])
+    provider_type: ProviderType
+    contracts: list[ContractCreate] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _check_period(self.contract_start_date, self.contract_end_date, "contract_end_date")
+        numbers = [c.contract_number for c in self.contracts]
+        duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"contract_number must be unique: {', '.join(duplicates)}")
+        return self
+
+
+class ProviderUpdate(RequestSchema):
+    """Provider fields to change; absent fields stay as they are (contracts are not)."""
+
+    provider_name: str | None = Field(default=None, min_length=1, max_length=255)
+    provider_type: ProviderType | None = None
+    provider_class: ProviderClass | None = None
+    is_network: bool | None = None
+    address: str | None = Field(default=None, max_length=500)
+    city: str | None = Field(default=None, max_length=100)
+    province: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=50)
+    email: str | None = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    bank_name: str | None = Field(default=None, max_length=100)
+    bank_account: str | None = Field(
+        default=None, min_length=4, max_length=50, pattern=r"^[0-9][0-9 -]*[0-9]$"
+    )
+    tax_id: str | None = Field(default=None, max_length=50)
+    status: ProviderStatus | None = None
+    contract_start_date: date | None = None
+    contract_end_date: date | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Self:
+        for name in ("provider_name", "provider_type", "is_network", "status"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        _check_period(self.contract_start_date, self.contract_end_date, "contract_end_date")
+        return self
+
+
+class Contract(Schema):
+    """A provider contract."""
+
+    id: uuid.UUID
+    contract_number: str
+    effective_date: date
+    expiry_date: date
+    payment_method: str | None
+    discount_percentage: Percentage | None
+    cashless_enabled: bool | None
+    reimbursement_enabled: bool | None
+    status: str
+    created_at: datetime | None
+
+
+class Provider(Schema):
+    """A provider; `bank_account` is masked (the number itself is stored encrypted)."""
+
+    id: uuid.UUID
+    provider_code: str
+    provider_name: str
+    provider_type: str
+    provider_class: str | None
+    is_network: bool | None
+    address: str | None
+    city: str | None
+    province: str | None
+    phone: str | None
+    email: str | None
+    bank_name: str | None
+    bank_account: str | None = Field(description="Masked: only the last 4 digits are shown")
+    tax_id: str | None
+    status: str
+    contract_start_date: date | None
+    contract_end_date: date | None
+    created_at: datetime | None
+
+
+class ProviderDetail(Provider):
+    """A provider with its contracts."""
+
+    contracts: list[Contract]
