@@ -1,0 +1,642 @@
+"""Health claim submission: load the facts, lock the accumulators, adjudicate, write.
+
+`submit_claim` runs inside the caller's transaction (it flushes, never commits):
+
+1. validates the request and resolves its references (member, provider, coverage on the
+   service date, policy, plan, benefits); a bad reference raises a `PolisError` before
+   anything is written;
+2. creates the accumulator rows it needs (INSERT ... ON CONFLICT DO NOTHING, in lock order)
+   and locks them with SELECT ... FOR UPDATE ordered by (member_id, benefit_code NULLS
+   FIRST): the plan-level rows of the policy's members when the plan has a family deductible
+   or out-of-pocket maximum, else the member's own, and the member's benefit rows for the
+   claim's benefits; then, for ASO policies that pay something, the policy row;
+3. calls the pure engine `polis.health.rules.adjudicate` on the locked snapshot;
+4. writes claims.claim and claims.claim_item, moves the accumulators by the engine's deltas
+   and draws the plan's payment from the ASO fund, then the buffer fund. When both are short
+   the claim is `pended` (reason `awaiting_funds`): its lines keep their computed amounts with
+   status `pended`, and neither accumulators nor funds move.
+
+Decision 0016 records the lock order, the claim number scheme and the ASO waiting rule.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import cast
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from polis.health import rules
+from polis.health.models import (
+    CLAIM_TYPES,
+    SERVICE_TYPES,
+    Accumulator,
+    Authorization,
+    Claim,
+    ClaimItem,
+    Exclusion,
+    Member,
+    MemberCoverage,
+    Plan,
+    PlanBenefit,
+    Policy,
+    Provider,
+    ProviderContract,
+)
+from polis.platform.errors import BusinessRuleError, NotFound
+from polis.platform.money import quantize
+from polis.reference.icd10 import is_valid_icd10, normalise_icd10
+
+ZERO = Decimal("0.00")
+AWAITING_FUNDS = "awaiting_funds"
+# Claims whose amounts count towards out of pocket (a pended claim has moved nothing).
+COUNTED_STATUSES = ("approved", "partially_approved", "paid")
+_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
+
+
+# --- request and outcome ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimLineRequest:
+    """One line of a submitted claim."""
+
+    benefit_code: str
+    charged_amount: Decimal
+    quantity: int = 1
+    diagnosis_code: str | None = None
+    procedure_code: str | None = None
+    service_code: str | None = None
+    unit_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """A claim as submitted by a provider (cashless) or a member (reimbursement)."""
+
+    member_number: str
+    provider_code: str
+    claim_type: str
+    service_type: str
+    service_date: date
+    lines: Sequence[ClaimLineRequest]
+    admission_date: date | None = None
+    discharge_date: date | None = None
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """The written claim and the engine's result (lines with their traces, totals)."""
+
+    claim_id: uuid.UUID
+    claim_number: str
+    status: str
+    result: rules.AdjudicationResult
+    aso_drawn: Decimal = ZERO
+    buffer_drawn: Decimal = ZERO
+    pended_reason: str | None = None
+
+
+def new_claim_number(service_date: date) -> str:
+    """CLM-YYYY-XXXXXXXXXXXX: the service year and 12 random Crockford base-32 characters
+    (60 bits). The registry's UNIQUE claim_number refuses the (improbable) duplicate."""
+    tail = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(12))
+    return f"CLM-{service_date.year:04d}-{tail}"
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _invalid(message: str, type_: str = "invalid-claim") -> BusinessRuleError:
+    return BusinessRuleError(message, type_=type_)
+
+
+def _validated_lines(request: ClaimRequest) -> list[rules.ClaimLine]:
+    if request.claim_type not in CLAIM_TYPES:
+        raise _invalid(f"claim_type must be one of {', '.join(CLAIM_TYPES)}.")
+    if request.service_type not in SERVICE_TYPES:
+        raise _invalid(f"service_type must be one of {', '.join(SERVICE_TYPES)}.")
+    if (
+        request.admission_date is not None
+        and request.discharge_date is not None
+        and request.discharge_date < request.admission_date
+    ):
+        raise _invalid("discharge_date must not be before admission_date.", "invalid-period")
+    if not request.lines:
+        raise _invalid("A claim needs at least one line.")
+    lines: list[rules.ClaimLine] = []
+    for n, line in enumerate(request.lines, start=1):
+        if line.quantity < 1:
+            raise _invalid(f"Line {n}: quantity must be at least 1.")
+        charged = quantize(line.charged_amount)
+        if charged < 0 or charged != line.charged_amount:
+            raise _invalid(f"Line {n}: charged_amount must be >= 0 with at most 2 decimals.")
+        diagnosis = line.diagnosis_code
+        if diagnosis is not None:
+            if not is_valid_icd10(diagnosis):
+                raise _invalid(f"Line {n}: {diagnosis!r} is not an ICD-10 code.", "invalid-icd10")
+            diagnosis = normalise_icd10(diagnosis)
+        lines.append(
+            rules.ClaimLine(
+                benefit_code=line.benefit_code,
+                charged_amount=charged,
+                quantity=line.quantity,
+                diagnosis_code=diagnosis,
+                procedure_code=line.procedure_code,
+            )
+        )
+    return lines
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+async def _coverage(session: AsyncSession, member: Member, day: date) -> MemberCoverage:
+    """The member's coverage on `day`, an active one first."""
+    rows = (
+        await session.scalars(
+            select(MemberCoverage)
+            .where(
+                MemberCoverage.member_id == member.id,
+                MemberCoverage.coverage_start_date <= day,
+                or_(
+                    MemberCoverage.coverage_end_date.is_(None),
+                    MemberCoverage.coverage_end_date >= day,
+                ),
+            )
+            .order_by(
+                (MemberCoverage.status == "active").desc(),
+                MemberCoverage.coverage_start_date.desc(),
+            )
+        )
+    ).all()
+    if not rows:
+        raise BusinessRuleError(
+            f"Member {member.member_number} has no coverage on {day.isoformat()}.",
+            type_="no-coverage",
+        )
+    return rows[0]
+
+
+async def _contract(
+    session: AsyncSession, provider: Provider, day: date
+) -> ProviderContract | None:
+    """The provider's contract for `day`: an active one whose period holds it, else any
+    whose period holds it (the engine denies it as inactive), else None."""
+    rows = (
+        await session.scalars(
+            select(ProviderContract)
+            .where(
+                ProviderContract.provider_id == provider.id,
+                ProviderContract.effective_date <= day,
+                ProviderContract.expiry_date >= day,
+            )
+            .order_by(
+                (ProviderContract.status == "active").desc(),
+                ProviderContract.effective_date.desc(),
+            )
+        )
+    ).all()
+    return rows[0] if rows else None
+
+
+def _benefit_facts(b: PlanBenefit) -> rules.BenefitFacts:
+    return rules.BenefitFacts(
+        benefit_code=b.benefit_code,
+        coverage_type=b.coverage_type or "covered",
+        limit_type=b.limit_type,
+        limit_amount=b.limit_amount,
+        limit_days=b.limit_days,
+        limit_visits=b.limit_visits,
+        coinsurance_percentage=b.coinsurance_percentage or ZERO,
+        copay_amount=b.copay_amount or ZERO,
+        requires_authorization=bool(b.requires_authorization),
+        waiting_period_days=b.waiting_period_days or 0,
+        in_network_covered=b.in_network_covered is not False,
+        out_network_covered=bool(b.out_network_covered),
+    )
+
+
+def _plan_facts(plan: Plan) -> rules.PlanFacts:
+    return rules.PlanFacts(
+        annual_limit=plan.annual_limit,
+        lifetime_limit=plan.lifetime_limit,
+        individual_deductible=plan.individual_deductible or ZERO,
+        family_deductible=plan.family_deductible or ZERO,
+        individual_oop_max=plan.individual_oop_max,
+        family_oop_max=plan.family_oop_max,
+    )
+
+
+# --- accumulators -------------------------------------------------------------------------
+
+
+def _per_year_limit(b: PlanBenefit) -> Decimal | None:
+    return b.limit_amount if b.limit_type == "per_year" else None
+
+
+async def _lock_accumulators(
+    session: AsyncSession,
+    *,
+    member_id: uuid.UUID,
+    family_ids: Sequence[uuid.UUID],
+    plan: Plan,
+    year: int,
+    benefits: Sequence[PlanBenefit],
+) -> list[Accumulator]:
+    """Create the missing rows, then lock them all, ordered by (member_id, benefit_code
+    NULLS FIRST): plan-level rows of `family_ids` and `member_id`'s rows of `benefits`."""
+    keys: list[tuple[uuid.UUID, str | None, Decimal | None, int | None]] = [
+        (m, None, plan.annual_limit, None) for m in family_ids
+    ]
+    keys += [(member_id, b.benefit_code, _per_year_limit(b), b.limit_visits) for b in benefits]
+    # The same order as the lock below: uuid bytes = lower-case hex text; "C" collation =
+    # code point order of the benefit code.
+    keys.sort(key=lambda k: (str(k[0]), k[1] is not None, k[1] or ""))
+    rows = [
+        {
+            "member_id": m,
+            "plan_id": plan.id,
+            "benefit_code": code,
+            "year": year,
+            "limit_amount": limit,
+            "remaining_amount": limit,
+            "visit_limit": visits,
+            "remaining_visits": visits,
+            "deductible_limit": plan.individual_deductible if code is None else None,
+        }
+        for m, code, limit, visits in keys
+    ]
+    await session.execute(pg_insert(Accumulator).values(rows).on_conflict_do_nothing())
+    wanted = [
+        and_(Accumulator.member_id == m, Accumulator.benefit_code.is_(None))
+        if code is None
+        else and_(Accumulator.member_id == m, Accumulator.benefit_code == code)
+        for m, code, _, _ in keys
+    ]
+    locked = (
+        await session.scalars(
+            select(Accumulator)
+            .where(Accumulator.plan_id == plan.id, Accumulator.year == year, or_(*wanted))
+            .order_by(
+                Accumulator.member_id,
+                Accumulator.benefit_code.collate("C").asc().nulls_first(),
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    return list(locked)
+
+
+async def _out_of_pocket(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID], policy_id: uuid.UUID, year: int
+) -> Decimal:
+    """Deductible + copay + coinsurance of the members' counted claims in `year` (the
+    accumulator has no out-of-pocket column; their locked plan-level rows serialise this)."""
+    total = await session.scalar(
+        select(
+            func.coalesce(
+                func.sum(
+                    func.coalesce(ClaimItem.deductible_amount, 0)
+                    + func.coalesce(ClaimItem.copay_amount, 0)
+                    + func.coalesce(ClaimItem.coinsurance_amount, 0)
+                ),
+                0,
+            )
+        )
+        .select_from(Claim)
+        .join(ClaimItem, ClaimItem.claim_id == Claim.id)
+        .where(
+            Claim.member_id.in_(member_ids),
+            Claim.policy_id == policy_id,
+            Claim.service_date >= date(year, 1, 1),
+            Claim.service_date <= date(year, 12, 31),
+            Claim.status.in_(COUNTED_STATUSES),
+        )
+    )
+    return quantize(total or 0)
+
+
+async def _lifetime_used(
+    session: AsyncSession, member_id: uuid.UUID, plan_id: uuid.UUID, year: int
+) -> Decimal:
+    """Plan-level used amounts of the member's other years (this year's comes locked)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Accumulator.used_amount), 0)).where(
+            Accumulator.member_id == member_id,
+            Accumulator.plan_id == plan_id,
+            Accumulator.benefit_code.is_(None),
+            Accumulator.year != year,
+        )
+    )
+    return quantize(total or 0)
+
+
+# --- the use case -------------------------------------------------------------------------
+
+
+def _claim_status(result: rules.AdjudicationResult) -> str:
+    statuses = {line.status for line in result.lines}
+    if statuses == {"denied"}:
+        return "denied"
+    if statuses == {"approved"}:
+        return "approved"
+    return "partially_approved"
+
+
+async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOutcome:
+    """Adjudicate and record a claim in the caller's transaction; see the module docstring."""
+    lines = _validated_lines(request)
+    day = request.service_date
+
+    member = await session.scalar(
+        select(Member).where(Member.member_number == request.member_number)
+    )
+    if member is None:
+        raise NotFound(f"Member {request.member_number} not found.", type_="member-not-found")
+    provider = await session.scalar(
+        select(Provider).where(Provider.provider_code == request.provider_code)
+    )
+    if provider is None:
+        raise NotFound(f"Provider {request.provider_code} not found.", type_="provider-not-found")
+    coverage = await _coverage(session, member, day)
+    policy = await session.get(Policy, coverage.policy_id)
+    plan = await session.get(Plan, coverage.plan_id)
+    if policy is None or plan is None:  # pragma: no cover - foreign keys guarantee them
+        raise NotFound("Coverage refers to a missing policy or plan.")
+
+    codes = sorted({line.benefit_code for line in lines})
+    known = set(
+        (
+            await session.scalars(
+                select(PlanBenefit.benefit_code).where(PlanBenefit.benefit_code.in_(codes))
+            )
+        ).all()
+    )
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise NotFound(f"Unknown benefit code(s): {', '.join(unknown)}.", type_="benefit-not-found")
+    benefits = list(
+        (await session.scalars(select(PlanBenefit).where(PlanBenefit.plan_id == plan.id))).all()
+    )
+    claimed = [b for b in benefits if b.benefit_code in codes]
+    exclusions = (
+        await session.scalars(
+            select(Exclusion).where(or_(Exclusion.plan_id == plan.id, Exclusion.plan_id.is_(None)))
+        )
+    ).all()
+    authorizations = (
+        await session.scalars(
+            select(Authorization).where(
+                Authorization.member_id == member.id,
+                Authorization.service_type == request.service_type,
+            )
+        )
+    ).all()
+    contract = await _contract(session, provider, day)
+
+    # Locks, in the fixed order: accumulator rows, then (ASO) the policy row.
+    year = day.year
+    family = bool(plan.family_deductible) or plan.family_oop_max is not None
+    family_ids = [member.id]
+    if family:
+        family_ids = sorted(
+            set(
+                (
+                    await session.scalars(
+                        select(MemberCoverage.member_id).where(
+                            MemberCoverage.policy_id == policy.id,
+                            MemberCoverage.plan_id == plan.id,
+                        )
+                    )
+                ).all()
+            )
+            | {member.id},
+            key=str,
+        )
+    locked = await _lock_accumulators(
+        session,
+        member_id=member.id,
+        family_ids=family_ids,
+        plan=plan,
+        year=year,
+        benefits=claimed,
+    )
+    plan_rows = {a.member_id: a for a in locked if a.benefit_code is None}
+    benefit_rows = {
+        a.benefit_code: a for a in locked if a.benefit_code is not None and a.member_id == member.id
+    }
+    own = plan_rows[member.id]
+    snapshot = rules.Accumulators(
+        benefits={
+            code: rules.BenefitUsage(a.used_amount or ZERO, a.visit_count or 0)
+            for code, a in benefit_rows.items()
+        },
+        annual_used=own.used_amount or ZERO,
+        lifetime_used=(own.used_amount or ZERO)
+        + await _lifetime_used(session, member.id, plan.id, year),
+        deductible_met_individual=own.deductible_met or ZERO,
+        deductible_met_family=sum((a.deductible_met or ZERO for a in plan_rows.values()), ZERO),
+        oop_individual=await _out_of_pocket(session, [member.id], policy.id, year),
+        oop_family=await _out_of_pocket(session, family_ids, policy.id, year),
+    )
+
+    claim_facts = rules.ClaimFacts(
+        claim_type=cast(rules.ClaimType, request.claim_type),  # validated above
+        service_type=request.service_type,
+        service_date=day,
+        member_id=member.id,
+        provider_id=provider.id,
+        in_network=provider.is_network is not False,
+        admission_date=request.admission_date,
+        discharge_date=request.discharge_date,
+    )
+    result = rules.adjudicate(
+        claim=claim_facts,
+        lines=lines,
+        coverage=rules.CoverageFacts(
+            coverage_start_date=coverage.coverage_start_date,
+            coverage_end_date=coverage.coverage_end_date,
+            member_status=member.status,
+            coverage_status=coverage.status,
+            policy_status=policy.status,
+            inner_limit_applicable=coverage.inner_limit_applicable is not False,
+            annual_cap_applicable=bool(coverage.annual_cap_applicable),
+        ),
+        plan=_plan_facts(plan),
+        benefits=[_benefit_facts(b) for b in benefits],
+        accumulators=snapshot,
+        exclusions=[
+            rules.ExclusionFacts(
+                exclusion_code=e.exclusion_code,
+                exclusion_type=e.exclusion_type,
+                icd_code=e.icd_code,
+                effective_date=e.effective_date,
+                termination_date=e.termination_date,
+            )
+            for e in exclusions
+        ],
+        authorizations=[
+            rules.AuthorizationFacts(
+                authorization_number=a.authorization_number,
+                member_id=a.member_id,
+                provider_id=a.provider_id,
+                service_type=a.service_type,
+                valid_from=a.valid_from,
+                valid_to=a.valid_to,
+                status=a.status,
+                approved_amount=a.approved_amount,
+                approved_days=a.approved_days,
+            )
+            for a in authorizations
+        ],
+        contract=None
+        if contract is None
+        else rules.ProviderContractFacts(
+            effective_date=contract.effective_date,
+            expiry_date=contract.expiry_date,
+            status=contract.status,
+            discount_percentage=contract.discount_percentage or ZERO,
+            cashless_enabled=contract.cashless_enabled is not False,
+            reimbursement_enabled=contract.reimbursement_enabled is not False,
+        ),
+    )
+
+    # ASO funding: the policy row is the last lock.
+    paid = result.totals.paid
+    aso_drawn = buffer_drawn = ZERO
+    pended_reason: str | None = None
+    if policy.funding_type == "aso" and paid > 0:
+        funds = (
+            await session.execute(
+                select(Policy.aso_fund_balance, Policy.buffer_fund_balance)
+                .where(Policy.id == policy.id)
+                .with_for_update()
+            )
+        ).one()
+        aso, buffer = funds[0] or ZERO, funds[1] or ZERO
+        if aso + buffer < paid:
+            pended_reason = AWAITING_FUNDS
+        else:
+            aso_drawn = min(aso, paid)
+            buffer_drawn = paid - aso_drawn
+            await session.execute(
+                update(Policy)
+                .where(Policy.id == policy.id)
+                .values(
+                    aso_fund_balance=Policy.aso_fund_balance - aso_drawn,
+                    buffer_fund_balance=Policy.buffer_fund_balance - buffer_drawn,
+                )
+            )
+
+    status = "pended" if pended_reason else _claim_status(result)
+    claim_id = uuid.uuid4()
+    claim_number = new_claim_number(day)
+    session.add(
+        Claim(
+            id=claim_id,
+            claim_number=claim_number,
+            member_id=member.id,
+            provider_id=provider.id,
+            policy_id=policy.id,
+            claim_type=request.claim_type,
+            service_type=request.service_type,
+            admission_date=request.admission_date,
+            discharge_date=request.discharge_date,
+            service_date=day,
+            status=status,
+            total_charged_amount=result.totals.charged,
+            total_approved_amount=result.totals.approved,
+            total_paid_amount=result.totals.paid,
+            member_responsibility=result.totals.member_responsibility,
+            created_by=request.created_by,
+            updated_by=request.created_by,
+        )
+    )
+    await session.flush()
+    for submitted, line in zip(request.lines, result.lines, strict=True):
+        item_status: str = line.status
+        reason = line.denial_reason
+        if pended_reason and line.status != "denied":
+            item_status, reason = "pended", pended_reason
+        session.add(
+            ClaimItem(
+                claim_id=claim_id,
+                benefit_code=line.line.benefit_code,
+                service_code=submitted.service_code,
+                diagnosis_code=line.line.diagnosis_code,
+                procedure_code=line.line.procedure_code,
+                quantity=line.line.quantity,
+                unit_price=submitted.unit_price,
+                charged_amount=quantize(line.line.charged_amount),
+                approved_amount=line.approved_amount,
+                paid_amount=line.paid_amount,
+                deductible_amount=line.deductible_amount,
+                coinsurance_amount=line.coinsurance_amount,
+                copay_amount=line.copay_amount,
+                status=item_status,
+                denial_reason=reason,
+            )
+        )
+    await session.flush()
+
+    if pended_reason is None:
+        await _apply_deltas(session, result.deltas, own, benefit_rows)
+    return ClaimOutcome(
+        claim_id=claim_id,
+        claim_number=claim_number,
+        status=status,
+        result=result,
+        aso_drawn=aso_drawn,
+        buffer_drawn=buffer_drawn,
+        pended_reason=pended_reason,
+    )
+
+
+async def _apply_deltas(
+    session: AsyncSession,
+    deltas: rules.Accumulators,
+    plan_row: Accumulator,
+    benefit_rows: dict[str, Accumulator],
+) -> None:
+    """Move the locked rows by the engine's deltas (benefit rows: used and visits; the
+    plan-level row: annual used and deductible met)."""
+    now = func.now()
+    for code, usage in deltas.benefits.items():
+        row = benefit_rows.get(code)
+        if row is None or (usage.used_amount == 0 and usage.visit_count == 0):
+            continue
+        await session.execute(
+            update(Accumulator)
+            .where(Accumulator.id == row.id)
+            .values(
+                used_amount=Accumulator.used_amount + usage.used_amount,
+                remaining_amount=Accumulator.limit_amount
+                - (Accumulator.used_amount + usage.used_amount),
+                visit_count=Accumulator.visit_count + usage.visit_count,
+                remaining_visits=Accumulator.visit_limit
+                - (Accumulator.visit_count + usage.visit_count),
+                last_updated=now,
+            )
+        )
+    if deltas.annual_used or deltas.deductible_met_individual:
+        await session.execute(
+            update(Accumulator)
+            .where(Accumulator.id == plan_row.id)
+            .values(
+                used_amount=Accumulator.used_amount + deltas.annual_used,
+                remaining_amount=Accumulator.limit_amount
+                - (Accumulator.used_amount + deltas.annual_used),
+                deductible_met=Accumulator.deductible_met + deltas.deductible_met_individual,
+                last_updated=now,
+            )
+        )
