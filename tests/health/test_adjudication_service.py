@@ -236,8 +236,28 @@ async def test_claim_rows_and_accumulators_exact(session: AsyncSession) -> None:
         ),
         ("DENT", "denied", D("0.00"), D("0.00"), D("0.00"), D("0.00"), D("0.00"), "not_covered"),
     ]
-    # The trace comes back with the outcome (claim_item has no column for it).
+    # The trace comes back with the outcome and is kept on the line (decision 0017).
     assert outcome.result.lines[1].trace[-1].code == "not_covered"
+    traces = dict(
+        (
+            await session.execute(
+                select(ClaimItem.benefit_code, ClaimItem.adjudication_trace).where(
+                    ClaimItem.claim_id == outcome.claim_id
+                )
+            )
+        ).all()
+    )
+    assert traces["DENT"][-1] == {
+        "code": "not_covered",
+        "message": traces["DENT"][-1]["message"],
+        "amount_before": "200000.00",
+        "amount_after": "0.00",
+    }
+    gp_steps = traces["OP-GP"]
+    assert gp_steps[0]["amount_before"] == "1000000.00"
+    assert gp_steps[-1]["amount_after"] == "315000.00"
+    codes = [step["code"] for step in gp_steps]
+    assert codes.index("deductible") < codes.index("copay") < codes.index("coinsurance")
 
     acc = await accumulators(session, w)
     assert acc["OP-GP"] == (D("315000.00"), 1, D("1685000.00"), D("0.00"))

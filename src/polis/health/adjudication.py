@@ -585,6 +585,15 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
                 copay_amount=line.copay_amount,
                 status=item_status,
                 denial_reason=reason,
+                adjudication_trace=[
+                    {
+                        "code": step.code,
+                        "message": step.message,
+                        "amount_before": str(step.amount_before),
+                        "amount_after": str(step.amount_after),
+                    }
+                    for step in line.trace
+                ],
             )
         )
     await session.flush()

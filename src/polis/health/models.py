@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, MappedColumn, foreign, mapped_column, relationship
 
 from polis.db.base import Base
@@ -233,6 +234,12 @@ class ClaimItem(Base):
     copay_amount: Mapped[Decimal | None] = mapped_column(MONEY, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(30), server_default=text("'pending'"))
     denial_reason: Mapped[str | None] = mapped_column(String(500))
+    adjudication_trace: Mapped[list[dict[str, str]] | None] = mapped_column(
+        JSONB,
+        comment=(
+            "Ordered rule steps of adjudication: [{code, message, amount_before, amount_after}]"
+        ),
+    )
     created_at: Mapped[datetime] = _created_at()
 
 
