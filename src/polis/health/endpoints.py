@@ -1,17 +1,20 @@
-"""Health configuration routes: plans (with benefits and exclusions) and providers (with
-contracts), under /health."""
+"""Health configuration routes under /health: plans (with benefits and exclusions),
+providers (with contracts), policies (with fund transactions) and members (with coverages)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response, status
+from sqlalchemy import inspect
 
 from polis.db.session import DBSession
 from polis.health import schemas
-from polis.health.models import Plan, Provider
-from polis.health.service import PlanView, ProviderView
+from polis.health.models import Member, Plan, Policy, Provider
+from polis.health.service import FundMovement, MemberView, PlanView, PolicyView, ProviderView
+from polis.health.service import member as member_service
 from polis.health.service import plan as plan_service
+from polis.health.service import policy as policy_service
 from polis.health.service import provider as provider_service
 from polis.iam.auth import Principal, require
 from polis.platform.idempotency import IdempotencyKey
@@ -24,15 +27,24 @@ PlansRead = Annotated[Principal, Depends(require("health.plans:read"))]
 ConfigWrite = Annotated[Principal, Depends(require("health.config:write"))]
 ProvidersRead = Annotated[Principal, Depends(require("health.providers:read"))]
 ProvidersWrite = Annotated[Principal, Depends(require("health.providers:write"))]
+PoliciesRead = Annotated[Principal, Depends(require("health.policies:read"))]
+PoliciesWrite = Annotated[Principal, Depends(require("health.policies:write"))]
+BillingWrite = Annotated[Principal, Depends(require("health.billing:write"))]
+MembersRead = Annotated[Principal, Depends(require("health.members:read"))]
+MembersWrite = Annotated[Principal, Depends(require("health.members:write"))]
 
 PlanCode = Annotated[str, Path(min_length=1, max_length=50)]
 ProviderCode = Annotated[str, Path(min_length=1, max_length=50)]
+PolicyNumber = Annotated[str, Path(min_length=1, max_length=50)]
+MemberNumber = Annotated[str, Path(min_length=1, max_length=50)]
 
 _PROBLEM: dict[str, Any] = {"model": Problem}
 _INVALID: dict[str, Any] = {"model": ValidationProblem}
 
 _PLANS_BY_CODE = Keyset("health.plans.plan_code", Plan.plan_code, Plan.id)
 _PROVIDERS_BY_CODE = Keyset("health.providers.provider_code", Provider.provider_code, Provider.id)
+_POLICIES_BY_NUMBER = Keyset("health.policies.policy_number", Policy.policy_number, Policy.id)
+_MEMBERS_BY_NUMBER = Keyset("health.members.member_number", Member.member_number, Member.id)
 
 
 def _plan_detail(view: PlanView) -> schemas.PlanDetail:
@@ -170,3 +182,185 @@ async def update_provider(
         session, provider_code, body.model_dump(exclude_unset=True)
     )
     return _provider_detail(view)
+
+
+def _columns(obj: Any) -> dict[str, Any]:
+    """The mapped column values of an ORM object."""
+    return {attr.key: getattr(obj, attr.key) for attr in inspect(obj).mapper.column_attrs}
+
+
+# --- policies -----------------------------------------------------------------------------
+
+
+def _policy(view: PolicyView) -> schemas.Policy:
+    return schemas.Policy.model_validate({**_columns(view.policy), "plan_code": view.plan_code})
+
+
+@router.post(
+    "/policies",
+    tags=["health"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Policy,
+    responses={403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _INVALID},
+)
+async def create_policy(
+    body: schemas.PolicyCreate, principal: PoliciesWrite, session: DBSession, idem: IdempotencyKey
+) -> Response:
+    """Issue a group or individual policy under an existing plan (by plan_code)."""
+    view = await policy_service.create(session, body)
+    return await idem.respond(session, _policy(view), status_code=201)
+
+
+@router.get("/policies", tags=["health"], response_model=Page[schemas.Policy])
+async def list_policies(
+    principal: PoliciesRead, session: DBSession, page: PageQuery
+) -> Page[schemas.Policy]:
+    """List policies by policy_number, one cursor page at a time."""
+    items, next_cursor = await paginate(
+        session, policy_service.statement(), _POLICIES_BY_NUMBER, page
+    )
+    codes = await policy_service.plan_codes(session, items)
+    return Page[schemas.Policy](
+        items=[_policy(PolicyView(p, c)) for p, c in zip(items, codes, strict=True)],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/policies/{policy_number}",
+    tags=["health"],
+    response_model=schemas.Policy,
+    responses={404: _PROBLEM},
+)
+async def get_policy(
+    policy_number: PolicyNumber, principal: PoliciesRead, session: DBSession
+) -> schemas.Policy:
+    """One policy with its fund balances."""
+    return _policy(await policy_service.get(session, policy_number))
+
+
+@router.patch(
+    "/policies/{policy_number}",
+    tags=["health"],
+    response_model=schemas.Policy,
+    responses={403: _PROBLEM, 404: _PROBLEM, 422: _INVALID},
+)
+async def update_policy(
+    policy_number: PolicyNumber,
+    body: schemas.PolicyUpdate,
+    principal: PoliciesWrite,
+    session: DBSession,
+) -> schemas.Policy:
+    """Change policy fields; balances move only through fund transactions."""
+    view = await policy_service.update(session, policy_number, body.model_dump(exclude_unset=True))
+    return _policy(view)
+
+
+@router.post(
+    "/policies/{policy_number}/fund-transactions",
+    tags=["health"],
+    response_model=schemas.FundTransaction,
+    responses={403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _INVALID},
+)
+async def create_fund_transaction(
+    policy_number: PolicyNumber,
+    body: schemas.FundTransactionCreate,
+    principal: BillingWrite,
+    session: DBSession,
+    idem: IdempotencyKey,
+) -> Response:
+    """Top up or withdraw from an ASO policy's fund (atomically); a withdrawal that would
+    overdraw the fund is a 409 and changes nothing. The movement is kept in the audit trail."""
+    movement: FundMovement = await policy_service.move_fund(session, policy_number, body)
+    result = schemas.FundTransaction.model_validate(movement)
+    return await idem.respond(session, result, status_code=200)
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+def _member_detail(view: MemberView) -> schemas.MemberDetail:
+    return schemas.MemberDetail(
+        **schemas.Member.model_validate(view.member).model_dump(),
+        coverages=[
+            schemas.Coverage.model_validate(
+                {**_columns(c.coverage), "policy_number": c.policy_number, "plan_code": c.plan_code}
+            )
+            for c in view.coverages
+        ],
+    )
+
+
+@router.post(
+    "/members",
+    tags=["health"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.MemberDetail,
+    responses={403: _PROBLEM, 409: _PROBLEM, 422: _INVALID},
+)
+async def create_member(
+    body: schemas.MemberCreate, principal: MembersWrite, session: DBSession, idem: IdempotencyKey
+) -> Response:
+    """Enrol a member with their coverages, all or nothing; the NIK is stored encrypted."""
+    view = await member_service.create(session, body)
+    return await idem.respond(session, _member_detail(view), status_code=201)
+
+
+@router.get("/members", tags=["health"], response_model=Page[schemas.Member])
+async def list_members(
+    principal: MembersRead, session: DBSession, page: PageQuery
+) -> Page[schemas.Member]:
+    """List members by member_number, one cursor page at a time (without coverages)."""
+    items, next_cursor = await paginate(
+        session, member_service.statement(), _MEMBERS_BY_NUMBER, page
+    )
+    return Page[schemas.Member](
+        items=[schemas.Member.model_validate(m) for m in items], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/members/{member_number}",
+    tags=["health"],
+    response_model=schemas.MemberDetail,
+    responses={404: _PROBLEM},
+)
+async def get_member(
+    member_number: MemberNumber, principal: MembersRead, session: DBSession
+) -> schemas.MemberDetail:
+    """One member with their coverages; identifiers masked."""
+    return _member_detail(await member_service.get(session, member_number))
+
+
+@router.patch(
+    "/members/{member_number}",
+    tags=["health"],
+    response_model=schemas.MemberDetail,
+    responses={403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _INVALID},
+)
+async def update_member(
+    member_number: MemberNumber,
+    body: schemas.MemberUpdate,
+    principal: MembersWrite,
+    session: DBSession,
+) -> schemas.MemberDetail:
+    """Change member fields (a new NIK is encrypted); left-out fields stay."""
+    view = await member_service.update(session, member_number, body.model_dump(exclude_unset=True))
+    return _member_detail(view)
+
+
+@router.post(
+    "/members/{member_number}/termination",
+    tags=["health"],
+    response_model=schemas.MemberDetail,
+    responses={403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _INVALID},
+)
+async def terminate_member(
+    member_number: MemberNumber,
+    body: schemas.MemberTermination,
+    principal: MembersWrite,
+    session: DBSession,
+) -> schemas.MemberDetail:
+    """Terminate a member: the member and each open coverage end on termination_date."""
+    view = await member_service.terminate(session, member_number, body.termination_date)
+    return _member_detail(view)

@@ -1,4 +1,5 @@
-"""Request and response bodies of the health configuration endpoints (plans, providers).
+"""Request and response bodies of the health configuration endpoints (plans, providers,
+policies with their ASO funds, members with their coverages).
 
 Field names are the seed's column names. Amounts are Decimal: strings in responses, strings
 or numbers in requests (polis.platform.money). Bank account numbers are accepted in clear
@@ -14,7 +15,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from polis.platform.money import NonNegativeMoney, Quantized
+from polis.platform.money import NonNegativeMoney, PositiveMoney, Quantized
 from polis.platform.schemas import RequestSchema, Schema
 
 Percentage = Annotated[Decimal, Quantized(2, ge=0, le=100)]
@@ -317,3 +318,256 @@ class ProviderDetail(Provider):
     """A provider with its contracts."""
 
     contracts: list[Contract]
+
+
+# --- policies -----------------------------------------------------------------------------
+
+PolicyType = Literal["group", "individual"]
+FundingType = Literal["aso", "full_insured"]
+PolicyStatus = Literal["draft", "active", "suspended", "lapsed", "terminated", "cancelled"]
+FundName = Literal["aso", "buffer"]
+FundTransactionType = Literal["top_up", "withdrawal"]
+
+
+def _check_policy_dates(effective: date | None, renewal: date | None, end: date | None) -> None:
+    _check_period(effective, renewal, "renewal_date")
+    _check_period(effective, end, "termination_date")
+
+
+class PolicyCreate(RequestSchema):
+    """A new group or individual policy under an existing plan (named by its plan_code)."""
+
+    policy_number: Code = Field(examples=["GRP-2026-0001"])
+    policy_type: PolicyType
+    plan_code: Code = Field(examples=["CORP-STD-2026"])
+    company_name: str | None = Field(default=None, min_length=1, max_length=255)
+    company_id: str | None = Field(default=None, max_length=50)
+    effective_date: date
+    renewal_date: date
+    termination_date: date | None = None
+    total_premium: NonNegativeMoney | None = None
+    funding_type: FundingType = "full_insured"
+    aso_fund_balance: NonNegativeMoney = Decimal("0.00")
+    buffer_fund_balance: NonNegativeMoney = Decimal("0.00")
+    status: PolicyStatus = "active"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _check_policy_dates(self.effective_date, self.renewal_date, self.termination_date)
+        if self.policy_type == "group" and not self.company_name:
+            raise ValueError("company_name is required for a group policy")
+        if self.funding_type != "aso" and (self.aso_fund_balance or self.buffer_fund_balance):
+            raise ValueError("only an aso policy holds fund balances")
+        return self
+
+
+class PolicyUpdate(RequestSchema):
+    """Policy fields to change; absent fields stay as they are. Fund balances move only
+    through fund transactions; the number, type and funding type do not change."""
+
+    plan_code: Code | None = None
+    company_name: str | None = Field(default=None, min_length=1, max_length=255)
+    company_id: str | None = Field(default=None, max_length=50)
+    effective_date: date | None = None
+    renewal_date: date | None = None
+    termination_date: date | None = None
+    total_premium: NonNegativeMoney | None = None
+    status: PolicyStatus | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Self:
+        for name in ("plan_code", "effective_date", "renewal_date", "status"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        _check_policy_dates(self.effective_date, self.renewal_date, self.termination_date)
+        return self
+
+
+class Policy(Schema):
+    """A policy, its plan (by code) and its fund balances."""
+
+    id: uuid.UUID
+    policy_number: str
+    policy_type: str
+    plan_id: uuid.UUID
+    plan_code: str
+    company_name: str | None
+    company_id: str | None
+    effective_date: date
+    renewal_date: date
+    termination_date: date | None
+    total_members: int | None
+    total_premium: NonNegativeMoney | None
+    funding_type: str | None
+    aso_fund_balance: NonNegativeMoney | None
+    buffer_fund_balance: NonNegativeMoney | None
+    status: str
+    created_at: datetime | None
+
+
+class FundTransactionCreate(RequestSchema):
+    """A top-up or withdrawal of an ASO policy's fund."""
+
+    transaction_type: FundTransactionType
+    amount: PositiveMoney = Field(examples=["150000000.00"])
+    fund: FundName = Field(default="aso", description="aso_fund_balance or buffer_fund_balance")
+    reference: str | None = Field(
+        default=None,
+        max_length=50,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        description="Kept in the audit trail's business_context",
+    )
+
+
+class FundTransaction(Schema):
+    """The movement made and the policy's balances after it."""
+
+    policy_number: str
+    transaction_type: str
+    fund: str
+    amount: NonNegativeMoney
+    reference: str | None
+    aso_fund_balance: NonNegativeMoney
+    buffer_fund_balance: NonNegativeMoney
+
+
+# --- members ------------------------------------------------------------------------------
+
+Gender = Literal["male", "female", "other"]
+Relationship = Literal["employee", "spouse", "child"]
+Nik = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{16}$",
+        description="Indonesian NIK, 16 digits; stored encrypted, returned masked",
+    ),
+]
+Passport = Annotated[
+    str,
+    Field(
+        min_length=5,
+        max_length=20,
+        pattern=r"^[A-Za-z0-9]+$",
+        description="Stored encrypted, returned masked",
+    ),
+]
+
+
+class CoverageCreate(RequestSchema):
+    """One coverage of a new member: a policy and plan, by their numbers and codes."""
+
+    policy_number: Code = Field(examples=["GRP-2026-0001"])
+    plan_code: Code = Field(examples=["CORP-STD-2026"])
+    relationship: Relationship
+    coverage_start_date: date
+    coverage_end_date: date | None = None
+    inner_limit_applicable: bool = True
+    annual_cap_applicable: bool = False
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        _check_period(self.coverage_start_date, self.coverage_end_date, "coverage_end_date")
+        return self
+
+
+class _MemberContact(RequestSchema):
+    email: str | None = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=50)
+    address_line1: str | None = Field(default=None, max_length=255)
+    address_line2: str | None = Field(default=None, max_length=255)
+    city: str | None = Field(default=None, max_length=100)
+    province: str | None = Field(default=None, max_length=100)
+    postal_code: str | None = Field(default=None, max_length=20)
+
+
+class MemberCreate(_MemberContact):
+    """Enrolment: a member with at least one coverage, written in one transaction."""
+
+    member_number: Code = Field(examples=["MBR-00000001"])
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+    gender: Gender
+    national_id: Nik | None = None
+    passport_number: Passport | None = None
+    enrollment_date: date
+    coverages: list[CoverageCreate] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.national_id is None and self.passport_number is None:
+            raise ValueError("national_id or passport_number is required")
+        if self.birth_date > self.enrollment_date:
+            raise ValueError("birth_date must not be after enrollment_date")
+        return self
+
+
+class MemberUpdate(_MemberContact):
+    """Member fields to change; absent fields stay as they are (coverages do not change
+    here; termination is its own request)."""
+
+    first_name: str | None = Field(default=None, min_length=1, max_length=100)
+    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    birth_date: date | None = None
+    gender: Gender | None = None
+    national_id: Nik | None = None
+    passport_number: Passport | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Self:
+        for name in ("first_name", "last_name", "birth_date", "gender", "national_id"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class MemberTermination(RequestSchema):
+    """The last day of cover of the member and of each of their coverages."""
+
+    termination_date: date
+
+
+class Coverage(Schema):
+    """A member's coverage, with its policy and plan by number and code."""
+
+    id: uuid.UUID
+    policy_number: str
+    plan_code: str
+    relationship: str
+    coverage_start_date: date
+    coverage_end_date: date | None
+    inner_limit_applicable: bool | None
+    annual_cap_applicable: bool | None
+    status: str
+    created_at: datetime | None
+
+
+class Member(Schema):
+    """A member; `national_id` and `passport_number` are masked (the values are encrypted)."""
+
+    id: uuid.UUID
+    member_number: str
+    first_name: str
+    last_name: str
+    birth_date: date
+    gender: str
+    national_id: str | None = Field(description="Masked: only the last 4 digits are shown")
+    passport_number: str | None = Field(description="Masked")
+    email: str | None
+    phone: str | None
+    address_line1: str | None
+    address_line2: str | None
+    city: str | None
+    province: str | None
+    postal_code: str | None
+    status: str
+    enrollment_date: date
+    termination_date: date | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class MemberDetail(Member):
+    """A member with their coverages."""
+
+    coverages: list[Coverage]

@@ -1,5 +1,5 @@
-"""Health configuration use cases: plans (with benefits and exclusions) and providers (with
-contracts).
+"""Health configuration use cases: plans (with benefits and exclusions), providers (with
+contracts), policies (with their ASO fund movements) and members (with their coverages).
 
 Services flush, never commit: the request owns the transaction, so a failure anywhere
 (a duplicate code, a refused value) leaves nothing written.
@@ -10,14 +10,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.health import schemas
-from polis.health.models import Exclusion, Plan, PlanBenefit, Provider, ProviderContract
+from polis.health.models import (
+    Exclusion,
+    Member,
+    MemberCoverage,
+    Plan,
+    PlanBenefit,
+    Policy,
+    Provider,
+    ProviderContract,
+)
 from polis.platform.crypto import get_keyring, mask
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound, pg_error
 
@@ -210,5 +221,398 @@ class ProviderService:
         return await self.get(session, provider_code)
 
 
+# --- policies -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """A policy and the code of its plan."""
+
+    policy: Policy
+    plan_code: str
+
+
+@dataclass(frozen=True)
+class FundMovement:
+    """A fund transaction applied to a policy, and the balances after it."""
+
+    policy_number: str
+    transaction_type: str
+    fund: str
+    amount: Decimal
+    reference: str | None
+    aso_fund_balance: Decimal
+    buffer_fund_balance: Decimal
+
+
+_FUND_COLUMNS = {"aso": Policy.aso_fund_balance, "buffer": Policy.buffer_fund_balance}
+
+
+async def _plan_id(session: AsyncSession, plan_code: str) -> uuid.UUID | None:
+    found: uuid.UUID | None = await session.scalar(
+        select(Plan.id).where(Plan.plan_code == plan_code)
+    )
+    return found
+
+
+class PolicyService:
+    """Group and individual policies, and the movements of their ASO and buffer funds.
+
+    There is no fund transaction table in the seed (nor in models.py): each movement is an
+    atomic UPDATE of the balance, which the audit trigger records on policy.policy (old and
+    new balances) with a business_context naming the movement."""
+
+    def statement(self) -> Select[Policy]:
+        """select(Policy), for the list endpoint's pagination."""
+        return select(Policy)
+
+    async def plan_codes(self, session: AsyncSession, policies: Sequence[Policy]) -> list[str]:
+        """The plan code of each policy, in order."""
+        ids = {p.plan_id for p in policies}
+        codes: dict[uuid.UUID, str] = {}
+        if ids:
+            rows = await session.execute(select(Plan.id, Plan.plan_code).where(Plan.id.in_(ids)))
+            codes = {row.id: row.plan_code for row in rows}
+        return [codes[p.plan_id] for p in policies]
+
+    async def get(self, session: AsyncSession, policy_number: str) -> PolicyView:
+        """The policy and its plan code; NotFound otherwise."""
+        stmt = (
+            select(Policy, Plan.plan_code)
+            .join(Plan, Plan.id == Policy.plan_id)
+            .where(Policy.policy_number == policy_number)
+            .execution_options(populate_existing=True)
+        )
+        row = (await session.execute(stmt)).one_or_none()
+        if row is None:
+            raise NotFound(f"Policy {policy_number} does not exist.")
+        return PolicyView(row[0], row[1])
+
+    async def create(self, session: AsyncSession, body: schemas.PolicyCreate) -> PolicyView:
+        """Insert the policy under its plan; NotFound for an unknown plan, Conflict for a
+        taken number."""
+        conflict = f"A policy with policy_number {body.policy_number} already exists."
+        plan_id = await _plan_id(session, body.plan_code)
+        if plan_id is None:
+            raise NotFound(f"Plan {body.plan_code} does not exist (plan_code).")
+        taken = await session.scalar(
+            select(Policy.id).where(Policy.policy_number == body.policy_number)
+        )
+        if taken is not None:
+            raise Conflict(conflict, type_="policy-exists")
+        policy = Policy(id=uuid.uuid4(), plan_id=plan_id, **body.model_dump(exclude={"plan_code"}))
+        session.add(policy)
+        await _flush_or_conflict(session, conflict, "policy-exists")
+        return await self.get(session, body.policy_number)
+
+    async def update(
+        self, session: AsyncSession, policy_number: str, changes: dict[str, Any]
+    ) -> PolicyView:
+        """Change policy fields (a new plan by its code); not the balances."""
+        policy = (await self.get(session, policy_number)).policy
+        if "plan_code" in changes:
+            plan_code = changes.pop("plan_code")
+            plan_id = await _plan_id(session, plan_code)
+            if plan_id is None:
+                raise NotFound(f"Plan {plan_code} does not exist (plan_code).")
+            policy.plan_id = plan_id
+        for name, value in changes.items():
+            setattr(policy, name, value)
+        _check_period(policy.effective_date, policy.renewal_date, "renewal_date")
+        _check_period(policy.effective_date, policy.termination_date, "termination_date")
+        await session.flush()
+        return await self.get(session, policy_number)
+
+    async def move_fund(
+        self, session: AsyncSession, policy_number: str, body: schemas.FundTransactionCreate
+    ) -> FundMovement:
+        """Top up or withdraw from an ASO policy's fund in one UPDATE ... RETURNING, so that
+        concurrent movements all count; a withdrawal below zero changes nothing (409)."""
+        column = _FUND_COLUMNS[body.fund]
+        delta = body.amount if body.transaction_type == "top_up" else -body.amount
+        context = f"FUND_{body.transaction_type.upper()}:{body.fund}:{body.reference or '-'}"
+        await session.execute(
+            text("select set_config('app.business_context', :c, true)"), {"c": context[:100]}
+        )
+        new_balance = func.coalesce(column, 0) + delta
+        stmt = (
+            update(Policy)
+            .where(
+                Policy.policy_number == policy_number,
+                Policy.funding_type == "aso",
+                new_balance >= 0,
+            )
+            .values({column: new_balance})
+            .returning(Policy.aso_fund_balance, Policy.buffer_fund_balance)
+            .execution_options(synchronize_session=False)
+        )
+        row = (await session.execute(stmt)).one_or_none()
+        if row is None:
+            await self._refusal(session, policy_number, body)
+        assert row is not None
+        return FundMovement(
+            policy_number=policy_number,
+            transaction_type=body.transaction_type,
+            fund=body.fund,
+            amount=body.amount,
+            reference=body.reference,
+            aso_fund_balance=row.aso_fund_balance,
+            buffer_fund_balance=row.buffer_fund_balance,
+        )
+
+    async def _refusal(
+        self, session: AsyncSession, policy_number: str, body: schemas.FundTransactionCreate
+    ) -> None:
+        """Raise why the UPDATE matched no row: unknown, not ASO, or not enough funds."""
+        policy = (await self.get(session, policy_number)).policy
+        if policy.funding_type != "aso":
+            raise Conflict(
+                f"Policy {policy_number} is not ASO-funded; it takes no fund transactions.",
+                type_="policy-not-aso",
+            )
+        balance = getattr(policy, f"{body.fund}_fund_balance") or Decimal("0.00")
+        raise Conflict(
+            f"The {body.fund} fund of policy {policy_number} holds {balance:.2f}; "
+            f"a withdrawal of {body.amount:.2f} would overdraw it.",
+            type_="insufficient-funds",
+        )
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoverageView:
+    """A coverage with its policy number and plan code."""
+
+    coverage: MemberCoverage
+    policy_number: str
+    plan_code: str
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """A member and their coverages."""
+
+    member: Member
+    coverages: list[CoverageView]
+
+
+class InvalidReferences(BusinessRuleError):
+    """Nested codes that name no record, listed field by field like a validation error."""
+
+    type_ = "unknown-reference"
+    title = "Unknown Reference"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        noun = "reference is" if len(errors) == 1 else "references are"
+        super().__init__(f"{len(errors)} {noun} unknown or not allowed.", extra={"errors": errors})
+
+
+class MemberService:
+    """Members, their encrypted identifiers and their coverages.
+
+    The seed links a dependant to their principal only through member_coverage: the same
+    policy, with relationship spouse or child beside the principal's employee coverage. A
+    dependant's coverage is therefore accepted only on a policy that already covers an
+    active employee."""
+
+    def statement(self) -> Select[Member]:
+        """select(Member), for the list endpoint's pagination."""
+        return select(Member)
+
+    async def get(self, session: AsyncSession, member_number: str) -> MemberView:
+        """The member and their coverages (by start date); NotFound otherwise."""
+        stmt = (
+            select(Member)
+            .where(Member.member_number == member_number)
+            .execution_options(populate_existing=True)
+        )
+        member = (await session.execute(stmt)).scalar_one_or_none()
+        if member is None:
+            raise NotFound(f"Member {member_number} does not exist.")
+        rows = await session.execute(
+            select(MemberCoverage, Policy.policy_number, Plan.plan_code)
+            .join(Policy, Policy.id == MemberCoverage.policy_id)
+            .join(Plan, Plan.id == MemberCoverage.plan_id)
+            .where(MemberCoverage.member_id == member.id)
+            .order_by(MemberCoverage.coverage_start_date, MemberCoverage.created_at)
+            .execution_options(populate_existing=True)
+        )
+        return MemberView(member, [CoverageView(r[0], r[1], r[2]) for r in rows])
+
+    def _set_identifier(self, member: Member, kind: str, value: str | None) -> None:
+        """Encrypt `national_id` or `passport_number`; keep its mask and blind index."""
+        ring = get_keyring()
+        if value is None:
+            setattr(member, kind, None)
+            setattr(member, f"{kind}_encrypted", None)
+            setattr(member, f"{kind}_hash", None)
+            return
+        normalised = value.upper()
+        blob = ring.encrypt(normalised)
+        setattr(member, kind, mask(normalised))
+        setattr(member, f"{kind}_encrypted", blob)
+        setattr(member, f"{kind}_hash", ring.blind_index(normalised))
+        member.encryption_key_id = ring.key_id(blob)
+
+    async def _check_nik_free(
+        self, session: AsyncSession, nik: str, member_id: uuid.UUID | None = None
+    ) -> None:
+        stmt = select(Member.id).where(Member.national_id_hash == get_keyring().blind_index(nik))
+        if member_id is not None:
+            stmt = stmt.where(Member.id != member_id)
+        if await session.scalar(stmt) is not None:
+            raise Conflict("A member with this national_id already exists.", type_="nik-exists")
+
+    async def _resolve_coverages(
+        self, session: AsyncSession, coverages: Sequence[schemas.CoverageCreate]
+    ) -> list[tuple[Policy, uuid.UUID]]:
+        """(policy, plan id) of each coverage; InvalidReferences listing every bad one."""
+        numbers = {c.policy_number for c in coverages}
+        codes = {c.plan_code for c in coverages}
+        policies = {
+            p.policy_number: p
+            for p in await session.scalars(select(Policy).where(Policy.policy_number.in_(numbers)))
+        }
+        plans = {
+            row.plan_code: row.id
+            for row in await session.execute(
+                select(Plan.id, Plan.plan_code).where(Plan.plan_code.in_(codes))
+            )
+        }
+        with_employee = set(
+            await session.scalars(
+                select(MemberCoverage.policy_id).where(
+                    MemberCoverage.policy_id.in_([p.id for p in policies.values()]),
+                    MemberCoverage.relationship == "employee",
+                    MemberCoverage.status == "active",
+                )
+            )
+        )
+        errors: list[dict[str, str]] = []
+        resolved: list[tuple[Policy, uuid.UUID]] = []
+        for i, cov in enumerate(coverages):
+            where = f"body.coverages.{i}"
+            policy = policies.get(cov.policy_number)
+            plan_id = plans.get(cov.plan_code)
+            if policy is None:
+                errors.append(_ref_error(f"{where}.policy_number", "Policy", cov.policy_number))
+            elif cov.relationship != "employee" and policy.id not in with_employee:
+                errors.append(
+                    {
+                        "field": f"{where}.relationship",
+                        "message": f"Policy {cov.policy_number} covers no active employee"
+                        " for this dependant",
+                        "type": "principal_missing",
+                    }
+                )
+            if plan_id is None:
+                errors.append(_ref_error(f"{where}.plan_code", "Plan", cov.plan_code))
+            if policy is not None and plan_id is not None:
+                resolved.append((policy, plan_id))
+        if errors:
+            raise InvalidReferences(errors)
+        return resolved
+
+    async def create(self, session: AsyncSession, body: schemas.MemberCreate) -> MemberView:
+        """Enrol a member with their coverages; Conflict for a taken number or NIK."""
+        conflict = "A member with this member_number or national_id already exists."
+        taken = await session.scalar(
+            select(Member.id).where(Member.member_number == body.member_number)
+        )
+        if taken is not None:
+            raise Conflict(
+                f"A member with member_number {body.member_number} already exists.",
+                type_="member-exists",
+            )
+        if body.national_id is not None:
+            await self._check_nik_free(session, body.national_id)
+        resolved = await self._resolve_coverages(session, body.coverages)
+        member = Member(
+            id=uuid.uuid4(),
+            status="active",
+            **body.model_dump(exclude={"coverages", "national_id", "passport_number"}),
+        )
+        self._set_identifier(member, "national_id", body.national_id)
+        self._set_identifier(member, "passport_number", body.passport_number)
+        session.add(member)
+        await _flush_or_conflict(session, conflict, "member-exists")
+        session.add_all(
+            MemberCoverage(
+                member_id=member.id,
+                policy_id=policy.id,
+                plan_id=plan_id,
+                status="active",
+                **cov.model_dump(exclude={"policy_number", "plan_code"}),
+            )
+            for cov, (policy, plan_id) in zip(body.coverages, resolved, strict=True)
+        )
+        await session.flush()
+        return await self.get(session, body.member_number)
+
+    async def update(
+        self, session: AsyncSession, member_number: str, changes: dict[str, Any]
+    ) -> MemberView:
+        """Change member fields; a new national id or passport number is re-encrypted."""
+        member = (await self.get(session, member_number)).member
+        for kind in ("national_id", "passport_number"):
+            if kind in changes:
+                value = changes.pop(kind)
+                if kind == "national_id" and value is not None:
+                    await self._check_nik_free(session, value, member.id)
+                self._set_identifier(member, kind, value)
+        for name, value in changes.items():
+            setattr(member, name, value)
+        if member.birth_date > member.enrollment_date:
+            raise BusinessRuleError(
+                "birth_date must not be after enrollment_date.", type_="invalid-period"
+            )
+        await _flush_or_conflict(
+            session, "A member with this national_id already exists.", "nik-exists"
+        )
+        return await self.get(session, member_number)
+
+    async def terminate(
+        self, session: AsyncSession, member_number: str, termination_date: date
+    ) -> MemberView:
+        """End the member and each of their open coverages on `termination_date`; a coverage
+        that would start later ends on its start date."""
+        member = (await self.get(session, member_number)).member
+        if member.status == "terminated":
+            raise Conflict(
+                f"Member {member_number} is already terminated.", type_="member-terminated"
+            )
+        if termination_date < member.enrollment_date:
+            raise BusinessRuleError(
+                "termination_date must not be before enrollment_date.", type_="invalid-period"
+            )
+        member.status = "terminated"
+        member.termination_date = termination_date
+        end = func.least(
+            func.coalesce(MemberCoverage.coverage_end_date, termination_date), termination_date
+        )
+        await session.execute(
+            update(MemberCoverage)
+            .where(
+                MemberCoverage.member_id == member.id,
+                MemberCoverage.status != "terminated",
+            )
+            .values(
+                status="terminated",
+                coverage_end_date=func.greatest(end, MemberCoverage.coverage_start_date),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await session.flush()
+        return await self.get(session, member_number)
+
+
+def _ref_error(field: str, what: str, code: str) -> dict[str, str]:
+    return {"field": field, "message": f"{what} {code} does not exist", "type": "not_found"}
+
+
 plan = PlanService()
 provider = ProviderService()
+policy = PolicyService()
+member = MemberService()
