@@ -3,15 +3,27 @@ providers (with contracts), policies (with fund transactions) and members (with 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from sqlalchemy import inspect
 
 from polis.db.session import DBSession
 from polis.health import schemas
-from polis.health.models import Member, Plan, Policy, Provider
-from polis.health.service import FundMovement, MemberView, PlanView, PolicyView, ProviderView
+from polis.health.adjudication import ClaimLineRequest, ClaimRequest, submit_claim
+from polis.health.models import Claim, Member, Plan, Policy, Provider
+from polis.health.service import (
+    ClaimFilter,
+    ClaimView,
+    FundMovement,
+    MemberView,
+    PlanView,
+    PolicyView,
+    ProviderView,
+)
+from polis.health.service import claim as claim_service
 from polis.health.service import member as member_service
 from polis.health.service import plan as plan_service
 from polis.health.service import policy as policy_service
@@ -32,6 +44,8 @@ PoliciesWrite = Annotated[Principal, Depends(require("health.policies:write"))]
 BillingWrite = Annotated[Principal, Depends(require("health.billing:write"))]
 MembersRead = Annotated[Principal, Depends(require("health.members:read"))]
 MembersWrite = Annotated[Principal, Depends(require("health.members:write"))]
+ClaimsRead = Annotated[Principal, Depends(require("health.claims:read"))]
+ClaimsWrite = Annotated[Principal, Depends(require("health.claims:write"))]
 
 PlanCode = Annotated[str, Path(min_length=1, max_length=50)]
 ProviderCode = Annotated[str, Path(min_length=1, max_length=50)]
@@ -45,6 +59,9 @@ _PLANS_BY_CODE = Keyset("health.plans.plan_code", Plan.plan_code, Plan.id)
 _PROVIDERS_BY_CODE = Keyset("health.providers.provider_code", Provider.provider_code, Provider.id)
 _POLICIES_BY_NUMBER = Keyset("health.policies.policy_number", Policy.policy_number, Policy.id)
 _MEMBERS_BY_NUMBER = Keyset("health.members.member_number", Member.member_number, Member.id)
+_CLAIMS_NEWEST_FIRST = Keyset(
+    "health.claims.submission_date", Claim.submission_date, Claim.id, descending=True
+)
 
 
 def _plan_detail(view: PlanView) -> schemas.PlanDetail:
@@ -364,3 +381,121 @@ async def terminate_member(
     """Terminate a member: the member and each open coverage end on termination_date."""
     view = await member_service.terminate(session, member_number, body.termination_date)
     return _member_detail(view)
+
+
+# --- claims -------------------------------------------------------------------------------
+
+ClaimStatus = Literal[
+    "submitted",
+    "adjudicating",
+    "pended",
+    "approved",
+    "partially_approved",
+    "denied",
+    "paid",
+    "cancelled",
+]
+FilterCode = Annotated[str | None, Query(min_length=1, max_length=50)]
+
+
+def _claim(view: ClaimView) -> schemas.Claim:
+    return schemas.Claim.model_validate(
+        {
+            **_columns(view.claim),
+            "member_number": view.member_number,
+            "provider_code": view.provider_code,
+        }
+    )
+
+
+def _claim_detail(view: ClaimView) -> schemas.ClaimDetail:
+    return schemas.ClaimDetail(
+        **_claim(view).model_dump(),
+        items=[
+            schemas.ClaimItem.model_validate(
+                {**_columns(item), "trace": item.adjudication_trace or []}
+            )
+            for item in view.items
+        ],
+    )
+
+
+def _claim_request(body: schemas.ClaimCreate, principal: Principal) -> ClaimRequest:
+    return ClaimRequest(
+        member_number=body.member_number,
+        provider_code=body.provider_code,
+        claim_type=body.claim_type,
+        service_type=body.service_type,
+        service_date=body.service_date,
+        admission_date=body.admission_date,
+        discharge_date=body.discharge_date,
+        created_by=str(principal.user_id),
+        lines=[
+            ClaimLineRequest(
+                benefit_code=item.benefit_code,
+                charged_amount=item.charged_amount,
+                quantity=item.quantity,
+                diagnosis_code=item.diagnosis_code,
+                procedure_code=item.procedure_code,
+                service_code=item.service_code,
+                unit_price=item.unit_price,
+            )
+            for item in body.items
+        ],
+    )
+
+
+@router.post(
+    "/claims",
+    tags=["health"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.ClaimDetail,
+    responses={403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _INVALID},
+)
+async def create_claim(
+    body: schemas.ClaimCreate, principal: ClaimsWrite, session: DBSession, idem: IdempotencyKey
+) -> Response:
+    """Submit a claim and adjudicate it synchronously: the claim, its lines with their
+    traces, the accumulators and (ASO) the fund move together or not at all."""
+    outcome = await submit_claim(session, _claim_request(body, principal))
+    view = await claim_service.get(session, outcome.claim_id)
+    return await idem.respond(session, _claim_detail(view), status_code=201)
+
+
+@router.get("/claims", tags=["health"], response_model=Page[schemas.Claim])
+async def list_claims(
+    principal: ClaimsRead,
+    session: DBSession,
+    page: PageQuery,
+    status: ClaimStatus | None = None,
+    member_number: FilterCode = None,
+    provider_code: FilterCode = None,
+    service_date_from: date | None = None,
+    service_date_to: date | None = None,
+) -> Page[schemas.Claim]:
+    """List claims, newest submission first, one cursor page at a time (without lines)."""
+    where = ClaimFilter(
+        status=status,
+        member_number=member_number,
+        provider_code=provider_code,
+        service_date_from=service_date_from,
+        service_date_to=service_date_to,
+    )
+    items, next_cursor = await paginate(
+        session, claim_service.statement(where), _CLAIMS_NEWEST_FIRST, page
+    )
+    views = await claim_service.views(session, items)
+    return Page[schemas.Claim](items=[_claim(v) for v in views], next_cursor=next_cursor)
+
+
+@router.get(
+    "/claims/{claim_id}",
+    tags=["health"],
+    response_model=schemas.ClaimDetail,
+    responses={404: _PROBLEM},
+)
+async def get_claim(
+    claim_id: uuid.UUID, principal: ClaimsRead, session: DBSession
+) -> schemas.ClaimDetail:
+    """One claim with its lines, each with its adjudication trace."""
+    return _claim_detail(await claim_service.get(session, claim_id))

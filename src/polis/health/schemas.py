@@ -13,10 +13,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from polis.platform.money import NonNegativeMoney, PositiveMoney, Quantized
+from polis.platform.money import Money, NonNegativeMoney, PositiveMoney, Quantized
 from polis.platform.schemas import RequestSchema, Schema
+from polis.reference.icd10 import is_valid_icd10
 
 Percentage = Annotated[Decimal, Quantized(2, ge=0, le=100)]
 Code = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
@@ -571,3 +572,109 @@ class MemberDetail(Member):
     """A member with their coverages."""
 
     coverages: list[Coverage]
+
+
+# --- claims -------------------------------------------------------------------------------
+
+ClaimType = Literal["cashless", "reimbursement"]
+ServiceType = Literal["inpatient", "outpatient", "dental", "optical"]
+ShortCode = Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class ClaimItemCreate(RequestSchema):
+    """One line of a submitted claim (claims.claim_item)."""
+
+    benefit_code: Code = Field(examples=["OP-GP"])
+    service_code: Code | None = Field(default=None, examples=["CONSULT-GP"])
+    diagnosis_code: ShortCode | None = Field(default=None, examples=["J06.9"])
+    procedure_code: ShortCode | None = Field(default=None, examples=["89.03"])
+    quantity: int = Field(default=1, ge=1, le=10000)
+    unit_price: NonNegativeMoney | None = None
+    charged_amount: NonNegativeMoney = Field(examples=["1000000.00"])
+
+    @field_validator("diagnosis_code")
+    @classmethod
+    def _icd10(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_icd10(value):
+            raise ValueError("must be an ICD-10 code (e.g. J06.9)")
+        return value
+
+
+class ClaimCreate(RequestSchema):
+    """A claim to adjudicate synchronously."""
+
+    member_number: Code = Field(examples=["MBR-2026-000123"])
+    provider_code: Code = Field(examples=["RS-MEDIKA-JKT"])
+    claim_type: ClaimType
+    service_type: ServiceType
+    service_date: date
+    admission_date: date | None = None
+    discharge_date: date | None = None
+    authorization_number: Code | None = None
+    items: list[ClaimItemCreate] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        if (
+            self.admission_date is not None
+            and self.discharge_date is not None
+            and self.discharge_date < self.admission_date
+        ):
+            raise ValueError("discharge_date must not be before admission_date")
+        return self
+
+
+class TraceStep(Schema):
+    """One rule applied to a line, with the amount before and after it."""
+
+    code: str
+    message: str
+    amount_before: Money
+    amount_after: Money
+
+
+class ClaimItem(Schema):
+    """One adjudicated line."""
+
+    id: uuid.UUID
+    benefit_code: str
+    service_code: str | None
+    diagnosis_code: str | None
+    procedure_code: str | None
+    quantity: int | None
+    unit_price: Money | None
+    charged_amount: Money
+    approved_amount: Money | None
+    paid_amount: Money | None
+    deductible_amount: Money | None
+    coinsurance_amount: Money | None
+    copay_amount: Money | None
+    status: str
+    denial_reason: str | None
+    trace: list[TraceStep]
+
+
+class Claim(Schema):
+    """A claim with its totals (list entries carry no lines)."""
+
+    id: uuid.UUID
+    claim_number: str
+    member_number: str
+    provider_code: str
+    claim_type: str
+    service_type: str
+    service_date: date
+    admission_date: date | None
+    discharge_date: date | None
+    status: str
+    total_charged_amount: Money | None
+    total_approved_amount: Money | None
+    total_paid_amount: Money | None
+    member_responsibility: Money | None
+    submission_date: datetime
+
+
+class ClaimDetail(Claim):
+    """A claim with its adjudicated lines and their traces."""
+
+    items: list[ClaimItem]

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.health import schemas
 from polis.health.models import (
+    Claim,
+    ClaimItem,
     Exclusion,
     Member,
     MemberCoverage,
@@ -608,6 +610,93 @@ class MemberService:
         return await self.get(session, member_number)
 
 
+# --- claims -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimView:
+    """A claim with the member number and provider code it refers to, and its lines."""
+
+    claim: Claim
+    member_number: str
+    provider_code: str
+    items: Sequence[ClaimItem] = ()
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    """Filters of the claim list (None: not filtered)."""
+
+    status: str | None = None
+    member_number: str | None = None
+    provider_code: str | None = None
+    service_date_from: date | None = None
+    service_date_to: date | None = None
+
+
+class ClaimService:
+    """Reads of adjudicated claims (submission is polis.health.adjudication.submit_claim)."""
+
+    def statement(self, where: ClaimFilter) -> Select[Any]:
+        """The claims matching the filter (to be paged)."""
+        stmt = select(Claim)
+        if where.status is not None:
+            stmt = stmt.where(Claim.status == where.status)
+        if where.member_number is not None:
+            stmt = stmt.where(
+                Claim.member_id.in_(
+                    select(Member.id).where(Member.member_number == where.member_number)
+                )
+            )
+        if where.provider_code is not None:
+            stmt = stmt.where(
+                Claim.provider_id.in_(
+                    select(Provider.id).where(Provider.provider_code == where.provider_code)
+                )
+            )
+        if where.service_date_from is not None:
+            stmt = stmt.where(Claim.service_date >= where.service_date_from)
+        if where.service_date_to is not None:
+            stmt = stmt.where(Claim.service_date <= where.service_date_to)
+        return stmt
+
+    async def views(self, session: AsyncSession, claims: Sequence[Claim]) -> list[ClaimView]:
+        """Claims with their member numbers and provider codes (without lines)."""
+        member_ids = {c.member_id for c in claims}
+        provider_ids = {c.provider_id for c in claims}
+        members: dict[uuid.UUID, str] = {}
+        providers: dict[uuid.UUID, str] = {}
+        if member_ids:
+            rows = await session.execute(
+                select(Member.id, Member.member_number).where(Member.id.in_(member_ids))
+            )
+            members = {r[0]: r[1] for r in rows}
+        if provider_ids:
+            rows = await session.execute(
+                select(Provider.id, Provider.provider_code).where(Provider.id.in_(provider_ids))
+            )
+            providers = {r[0]: r[1] for r in rows}
+        return [ClaimView(c, members[c.member_id], providers[c.provider_id]) for c in claims]
+
+    async def get(self, session: AsyncSession, claim_id: uuid.UUID) -> ClaimView:
+        """One claim with its lines (by creation, then id); 404 when there is none."""
+        claim = await session.scalar(
+            select(Claim).where(Claim.id == claim_id).execution_options(populate_existing=True)
+        )
+        if claim is None:
+            raise NotFound(f"Claim {claim_id} not found.", type_="claim-not-found")
+        items = (
+            await session.scalars(
+                select(ClaimItem)
+                .where(ClaimItem.claim_id == claim_id)
+                .order_by(ClaimItem.created_at, ClaimItem.id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+        (view,) = await self.views(session, [claim])
+        return ClaimView(view.claim, view.member_number, view.provider_code, items)
+
+
 def _ref_error(field: str, what: str, code: str) -> dict[str, str]:
     return {"field": field, "message": f"{what} {code} does not exist", "type": "not_found"}
 
@@ -616,3 +705,4 @@ plan = PlanService()
 provider = ProviderService()
 policy = PolicyService()
 member = MemberService()
+claim = ClaimService()
