@@ -16,7 +16,15 @@
    the claim is `pended` (reason `awaiting_funds`): its lines keep their computed amounts with
    status `pended`, and neither accumulators nor funds move.
 
-Decision 0016 records the lock order, the claim number scheme and the ASO waiting rule.
+For an ASO claim that drew money, each paying line's trace ends with a `funding` step saying
+how much came from the ASO and the buffer fund; `void_claim` gives exactly that back.
+
+The lifecycle after submission: `void_claim` (reverse accumulators and funds; status
+`cancelled`), `readjudicate_claim` (void, then a new claim for the same lines),
+`decide_pended_claim` (manual review) and `release_awaiting_funds` (after a top-up).
+
+Decision 0016 (and its addendum) records the lock order, the claim number scheme, the ASO
+waiting rule and the lifecycle.
 """
 
 from __future__ import annotations
@@ -50,7 +58,7 @@ from polis.health.models import (
     Provider,
     ProviderContract,
 )
-from polis.platform.errors import BusinessRuleError, NotFound
+from polis.platform.errors import BusinessRuleError, Conflict, NotFound
 from polis.platform.money import quantize
 from polis.reference.icd10 import is_valid_icd10, normalise_icd10
 
@@ -563,7 +571,8 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
         )
     )
     await session.flush()
-    for submitted, line in zip(request.lines, result.lines, strict=True):
+    funding = _funding_steps(result, aso_drawn, buffer_drawn)
+    for submitted, line, fund_step in zip(request.lines, result.lines, funding, strict=True):
         item_status: str = line.status
         reason = line.denial_reason
         if pended_reason and line.status != "denied":
@@ -593,7 +602,8 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
                         "amount_after": str(step.amount_after),
                     }
                     for step in line.trace
-                ],
+                ]
+                + fund_step,
             )
         )
     await session.flush()
@@ -649,3 +659,472 @@ async def _apply_deltas(
                 last_updated=now,
             )
         )
+
+
+# --- the claim's funding record -----------------------------------------------------------
+
+FUNDING_STEP = "funding"
+
+
+def _funding_steps(
+    result: rules.AdjudicationResult, aso_drawn: Decimal, buffer_drawn: Decimal
+) -> list[list[dict[str, str]]]:
+    """Per line, the trace step recording which ASO fund paid it (empty when nothing was
+    drawn): the ASO part is spread over the paying lines in order, then the buffer part, so
+    the steps sum to the claim's draws. `void_claim` returns exactly these amounts."""
+    steps: list[list[dict[str, str]]] = []
+    aso_left = aso_drawn
+    for line in result.lines:
+        paid = line.paid_amount
+        if not (aso_drawn or buffer_drawn) or paid <= 0:
+            steps.append([])
+            continue
+        from_aso = min(aso_left, paid)
+        aso_left -= from_aso
+        from_buffer = paid - from_aso
+        steps.append(
+            [
+                {
+                    "code": FUNDING_STEP,
+                    "message": (
+                        f"paid {paid} from the ASO fund ({from_aso}) "
+                        f"and the buffer fund ({from_buffer})"
+                    ),
+                    "amount_before": str(paid),
+                    "amount_after": str(paid),
+                    "aso_fund": str(from_aso),
+                    "buffer_fund": str(from_buffer),
+                }
+            ]
+        )
+    return steps
+
+
+def _recorded_funding(items: Sequence[ClaimItem]) -> tuple[Decimal, Decimal]:
+    """(ASO, buffer) drawn for the claim, from its items' funding steps. A claim written
+    before the steps existed returns its paid total to the ASO fund (the fund drawn first)."""
+    aso = buffer = ZERO
+    recorded = False
+    for item in items:
+        for step in item.adjudication_trace or []:
+            if step.get("code") == FUNDING_STEP:
+                recorded = True
+                aso += Decimal(step["aso_fund"])
+                buffer += Decimal(step["buffer_fund"])
+    if not recorded:
+        aso = sum((i.paid_amount or ZERO for i in items if i.status in COUNTED_STATUSES), ZERO)
+    return aso, buffer
+
+
+# --- void, re-adjudication ----------------------------------------------------------------
+
+VOIDED = "cancelled"  # the seed's CHECK has no "voided"; cancelled is the nearest status
+NOT_VOIDABLE = ("cancelled", "paid")
+
+
+@dataclass(frozen=True)
+class VoidOutcome:
+    """What a void gave back: accumulator moves reversed and fund amounts returned."""
+
+    claim_id: uuid.UUID
+    claim_number: str
+    previous_status: str
+    reversed: rules.Accumulators
+    aso_returned: Decimal = ZERO
+    buffer_returned: Decimal = ZERO
+
+
+def _moved(items: Sequence[ClaimItem]) -> rules.Accumulators:
+    """The accumulator deltas the claim's counted items applied (see rules: used and annual
+    by paid; one visit per benefit with a non-denied line; deductible met by deductible)."""
+    used: dict[str, Decimal] = {}
+    for item in items:
+        if item.status in ("approved", "partially_approved"):
+            used[item.benefit_code] = used.get(item.benefit_code, ZERO) + (item.paid_amount or ZERO)
+    counted = [i for i in items if i.status in ("approved", "partially_approved")]
+    paid = sum((i.paid_amount or ZERO for i in counted), ZERO)
+    deductible = sum((i.deductible_amount or ZERO for i in counted), ZERO)
+    return rules.Accumulators(
+        benefits={code: rules.BenefitUsage(amount, 1) for code, amount in sorted(used.items())},
+        annual_used=paid,
+        lifetime_used=paid,
+        deductible_met_individual=deductible,
+        deductible_met_family=deductible,
+    )
+
+
+def _negated(d: rules.Accumulators) -> rules.Accumulators:
+    return rules.Accumulators(
+        benefits={
+            c: rules.BenefitUsage(-u.used_amount, -u.visit_count) for c, u in d.benefits.items()
+        },
+        annual_used=-d.annual_used,
+        lifetime_used=-d.lifetime_used,
+        deductible_met_individual=-d.deductible_met_individual,
+        deductible_met_family=-d.deductible_met_family,
+    )
+
+
+async def _locked_claim(session: AsyncSession, claim_id: uuid.UUID) -> Claim:
+    claim = await session.scalar(
+        select(Claim)
+        .where(Claim.id == claim_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if claim is None:
+        raise NotFound(f"Claim {claim_id} not found.", type_="claim-not-found")
+    return claim
+
+
+async def void_claim(
+    session: AsyncSession, claim_id: uuid.UUID, *, reason: str, user_id: uuid.UUID | str
+) -> VoidOutcome:
+    """Void a claim in the caller's transaction: reverse exactly what it moved (benefit and
+    plan-level accumulators, deductible met) and return its ASO draw to the funds it came
+    from; status `cancelled`. Locks: the claim row, then submit_claim's order (accumulator
+    rows, then the policy row). A paid or already voided claim is a Conflict."""
+    claim = await _locked_claim(session, claim_id)
+    if claim.status in NOT_VOIDABLE:
+        raise Conflict(
+            f"Claim {claim.claim_number} is {claim.status} and cannot be voided.",
+            type_="claim-not-voidable",
+        )
+    previous = claim.status
+    items = list(
+        (
+            await session.scalars(
+                select(ClaimItem)
+                .where(ClaimItem.claim_id == claim.id)
+                .order_by(ClaimItem.created_at, ClaimItem.id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
+    # A pended claim moved nothing (submit_claim); a denied one has no counted line.
+    moved = _moved(items) if previous in COUNTED_STATUSES else rules.Accumulators()
+    aso_back = buffer_back = ZERO
+    policy = await session.get(Policy, claim.policy_id)
+    if policy is None:  # pragma: no cover - foreign key
+        raise NotFound("Claim refers to a missing policy.")
+    if moved.benefits or moved.annual_used or moved.deductible_met_individual:
+        member = await session.get(Member, claim.member_id)
+        if member is None:  # pragma: no cover - foreign key
+            raise NotFound("Claim refers to a missing member.")
+        coverage = await _coverage(session, member, claim.service_date)
+        plan = await session.get(Plan, coverage.plan_id)
+        if plan is None:  # pragma: no cover - foreign key
+            raise NotFound("Coverage refers to a missing plan.")
+        codes = set(moved.benefits)
+        claimed = list(
+            (
+                await session.scalars(
+                    select(PlanBenefit).where(
+                        PlanBenefit.plan_id == plan.id, PlanBenefit.benefit_code.in_(codes)
+                    )
+                )
+            ).all()
+        )
+        family_ids = await _family_ids(session, member.id, policy.id, plan)
+        locked = await _lock_accumulators(
+            session,
+            member_id=member.id,
+            family_ids=family_ids,
+            plan=plan,
+            year=claim.service_date.year,
+            benefits=claimed,
+        )
+        own = next(a for a in locked if a.benefit_code is None and a.member_id == member.id)
+        benefit_rows = {
+            a.benefit_code: a
+            for a in locked
+            if a.benefit_code is not None and a.member_id == member.id
+        }
+        await _apply_deltas(session, _negated(moved), own, benefit_rows)
+    if previous in COUNTED_STATUSES and policy.funding_type == "aso":
+        aso_back, buffer_back = _recorded_funding(items)
+        if aso_back or buffer_back:
+            await session.execute(select(Policy.id).where(Policy.id == policy.id).with_for_update())
+            await session.execute(
+                update(Policy)
+                .where(Policy.id == policy.id)
+                .values(
+                    aso_fund_balance=Policy.aso_fund_balance + aso_back,
+                    buffer_fund_balance=Policy.buffer_fund_balance + buffer_back,
+                )
+            )
+    who = str(user_id)
+    note = f"voided: {reason}"[:500]
+    claim.status = VOIDED
+    claim.updated_by = who
+    claim.updated_at = func.now()
+    for item in items:
+        item.status = VOIDED
+        item.denial_reason = note
+        item.adjudication_trace = [
+            *(item.adjudication_trace or []),
+            {
+                "code": "voided",
+                "message": f"voided by {who}: {reason}",
+                "amount_before": str(item.paid_amount or ZERO),
+                "amount_after": "0.00",
+            },
+        ]
+    await session.flush()
+    return VoidOutcome(
+        claim_id=claim.id,
+        claim_number=claim.claim_number,
+        previous_status=previous,
+        reversed=moved,
+        aso_returned=aso_back,
+        buffer_returned=buffer_back,
+    )
+
+
+async def _family_ids(
+    session: AsyncSession, member_id: uuid.UUID, policy_id: uuid.UUID, plan: Plan
+) -> list[uuid.UUID]:
+    """The members whose plan-level rows submit_claim locks (the same rule)."""
+    if not (bool(plan.family_deductible) or plan.family_oop_max is not None):
+        return [member_id]
+    covered = (
+        await session.scalars(
+            select(MemberCoverage.member_id).where(
+                MemberCoverage.policy_id == policy_id, MemberCoverage.plan_id == plan.id
+            )
+        )
+    ).all()
+    return sorted(set(covered) | {member_id}, key=str)
+
+
+@dataclass(frozen=True)
+class ReadjudicationOutcome:
+    """The void of the old claim and the new claim that replaces it."""
+
+    voided: VoidOutcome
+    replacement: ClaimOutcome
+
+
+async def readjudicate_claim(
+    session: AsyncSession, claim_id: uuid.UUID, user_id: uuid.UUID | str
+) -> ReadjudicationOutcome:
+    """Appeal: void the claim, then adjudicate its lines again as a new claim (same member,
+    provider, types, dates and lines) against today's plan and accumulators. The models
+    have no link column: the old claim's items get a `readjudicated` trace step naming the
+    new claim and the new claim's items one naming the old."""
+    claim = await _locked_claim(session, claim_id)
+    items = list(
+        (
+            await session.scalars(
+                select(ClaimItem)
+                .where(ClaimItem.claim_id == claim.id)
+                .order_by(ClaimItem.created_at, ClaimItem.id)
+            )
+        ).all()
+    )
+    member = await session.get(Member, claim.member_id)
+    provider = await session.get(Provider, claim.provider_id)
+    if member is None or provider is None:  # pragma: no cover - foreign keys
+        raise NotFound("Claim refers to a missing member or provider.")
+    lines = [
+        ClaimLineRequest(
+            benefit_code=i.benefit_code,
+            charged_amount=i.charged_amount,
+            quantity=i.quantity or 1,
+            diagnosis_code=i.diagnosis_code,
+            procedure_code=i.procedure_code,
+            service_code=i.service_code,
+            unit_price=i.unit_price,
+        )
+        for i in items
+    ]
+    old_number = claim.claim_number
+    voided = await void_claim(session, claim.id, reason="re-adjudication", user_id=user_id)
+    replacement = await submit_claim(
+        session,
+        ClaimRequest(
+            member_number=member.member_number,
+            provider_code=provider.provider_code,
+            claim_type=claim.claim_type,
+            service_type=claim.service_type,
+            service_date=claim.service_date,
+            lines=lines,
+            admission_date=claim.admission_date,
+            discharge_date=claim.discharge_date,
+            created_by=str(user_id),
+        ),
+    )
+    await _link(session, claim.id, f"re-adjudicated as {replacement.claim_number}")
+    await _link(session, replacement.claim_id, f"re-adjudication of {old_number}")
+    return ReadjudicationOutcome(voided=voided, replacement=replacement)
+
+
+async def _link(session: AsyncSession, claim_id: uuid.UUID, message: str) -> None:
+    items = (await session.scalars(select(ClaimItem).where(ClaimItem.claim_id == claim_id))).all()
+    for item in items:
+        item.adjudication_trace = [
+            *(item.adjudication_trace or []),
+            {
+                "code": "readjudication",
+                "message": message,
+                "amount_before": str(item.paid_amount or ZERO),
+                "amount_after": str(item.paid_amount or ZERO),
+            },
+        ]
+    await session.flush()
+
+
+# --- release of claims waiting for funds --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """Claims paid by a release (old id -> replacement) and those still waiting."""
+
+    released: list[ReadjudicationOutcome]
+    still_waiting: list[uuid.UUID]
+
+
+async def release_awaiting_funds(session: AsyncSession, policy_id: uuid.UUID) -> ReleaseOutcome:
+    """After an ASO top-up: re-adjudicate the policy's claims pended `awaiting_funds`, oldest
+    submission first, each as a `readjudicate_claim` (the pended claim is cancelled, its
+    replacement pays). It stops at the first claim the funds cannot pay (no overtaking); that
+    claim and the later ones stay pended untouched. Locks: the pended claim rows (in
+    submission order), then the accumulator rows of all of them in the global order, then the
+    policy row: the same order as submit_claim and void_claim."""
+    waiting = list(
+        (
+            await session.scalars(
+                select(Claim)
+                .where(
+                    Claim.policy_id == policy_id,
+                    Claim.status == "pended",
+                    Claim.id.in_(
+                        select(ClaimItem.claim_id).where(ClaimItem.denial_reason == AWAITING_FUNDS)
+                    ),
+                )
+                .order_by(Claim.submission_date, Claim.claim_number)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
+    # Accumulator rows of every waiting claim, locked member by member in the global order.
+    needs: dict[tuple[uuid.UUID, uuid.UUID, int], set[str]] = {}
+    for claim in waiting:
+        member = await session.get(Member, claim.member_id)
+        if member is None:  # pragma: no cover - foreign key
+            continue
+        coverage = await _coverage(session, member, claim.service_date)
+        codes = set(
+            (
+                await session.scalars(
+                    select(ClaimItem.benefit_code).where(ClaimItem.claim_id == claim.id)
+                )
+            ).all()
+        )
+        needs.setdefault((member.id, coverage.plan_id, claim.service_date.year), set()).update(
+            codes
+        )
+    for (member_id, plan_id, year), codes in sorted(
+        needs.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]), kv[0][2])
+    ):
+        plan = await session.get(Plan, plan_id)
+        if plan is None:  # pragma: no cover - foreign key
+            continue
+        benefits = list(
+            (
+                await session.scalars(
+                    select(PlanBenefit).where(
+                        PlanBenefit.plan_id == plan.id, PlanBenefit.benefit_code.in_(codes)
+                    )
+                )
+            ).all()
+        )
+        await _lock_accumulators(
+            session,
+            member_id=member_id,
+            family_ids=await _family_ids(session, member_id, policy_id, plan),
+            plan=plan,
+            year=year,
+            benefits=benefits,
+        )
+
+    released: list[ReadjudicationOutcome] = []
+    ids = [c.id for c in waiting]
+    for n, claim_id in enumerate(ids):
+        savepoint = await session.begin_nested()
+        outcome = await readjudicate_claim(session, claim_id, "release-awaiting-funds")
+        if outcome.replacement.status == "pended":
+            await savepoint.rollback()  # the claim stays as it was, pended
+            return ReleaseOutcome(released, ids[n:])
+        await savepoint.commit()
+        released.append(outcome)
+    return ReleaseOutcome(released, [])
+
+
+# --- manual review ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """A reviewer's decision on a pended claim; `readjudicated` when approved."""
+
+    claim_id: uuid.UUID
+    decision: str
+    readjudicated: ReadjudicationOutcome | None = None
+
+
+async def decide_pended_claim(
+    session: AsyncSession,
+    claim_id: uuid.UUID,
+    decision: str,
+    notes: str,
+    user_id: uuid.UUID | str,
+) -> ReviewOutcome:
+    """Decide a claim pended for manual review (a pended claim none of whose lines waits for
+    funds; submit_claim itself pends only for funds, so such claims are pended by staff).
+    `denied`: the claim and its lines are denied (reason `manual_review`), nothing moves
+    (a pended claim moved nothing). `approved`: the lines are adjudicated again as
+    `readjudicate_claim` does (the result may itself wait for funds)."""
+    if decision not in ("approved", "denied"):
+        raise _invalid("decision must be approved or denied.", "invalid-decision")
+    claim = await _locked_claim(session, claim_id)
+    items = list(
+        (
+            await session.scalars(
+                select(ClaimItem)
+                .where(ClaimItem.claim_id == claim.id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
+    if claim.status != "pended" or any(i.denial_reason == AWAITING_FUNDS for i in items):
+        raise Conflict(
+            f"Claim {claim.claim_number} is not pended for manual review.",
+            type_="claim-not-in-review",
+        )
+    who = str(user_id)
+    step = {
+        "code": "manual_review",
+        "message": f"{decision} by {who}: {notes}",
+        "amount_before": "0.00",
+        "amount_after": "0.00",
+    }
+    for item in items:
+        item.adjudication_trace = [*(item.adjudication_trace or []), step]
+    if decision == "approved":
+        await session.flush()
+        return ReviewOutcome(claim.id, decision, await readjudicate_claim(session, claim.id, who))
+    claim.status = "denied"
+    claim.total_approved_amount = claim.total_paid_amount = ZERO
+    claim.member_responsibility = claim.total_charged_amount
+    claim.updated_by = who
+    claim.updated_at = func.now()
+    for item in items:
+        item.status = "denied"
+        item.denial_reason = "manual_review"
+        item.approved_amount = item.paid_amount = ZERO
+        item.deductible_amount = item.copay_amount = item.coinsurance_amount = ZERO
+    await session.flush()
+    return ReviewOutcome(claim.id, decision)
