@@ -14,7 +14,7 @@ import secrets
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -541,10 +541,7 @@ def load_demo(url: str, volumes: Volumes, seed: int = 20261123) -> dict[str, int
                     rng.choice(last_id),
                     birth,
                     "female" if female else "male",
-                    mask(nik),
-                    ring.encrypt(nik),
-                    ring.blind_index(nik),
-                    ring.current,
+                    *astuple(ring.seal(nik)),  # masked, ciphertext, blind index, key id
                     f"member{n + 1}@mail.example",
                     f"+62 8{rng.randint(100000000, 999999999)}",
                     fake_id.street_address(),
@@ -588,7 +585,6 @@ def load_demo(url: str, volumes: Volumes, seed: int = 20261123) -> dict[str, int
 def _load_motor(
     cur: psycopg.Cursor[Any], rng: random.Random, fake: Any, ring: Any, n: int, today: date
 ) -> dict[str, int]:
-    from polis.platform.crypto import mask
 
     makes = [
         ("TOYOTA", ["Yaris Ativ", "Corolla Cross", "Hilux Revo", "Fortuner"]),
@@ -629,10 +625,7 @@ def _load_motor(
                 cid,
                 f"customer{i + 1}@mail.example",
                 f"08{rng.randint(10000000, 99999999)}",
-                mask(pin),
-                ring.encrypt(pin),
-                ring.blind_index(pin),
-                ring.current,
+                *astuple(ring.seal(pin)),  # masked, ciphertext, blind index, key id
                 first,
                 fake.last_name(),
                 None,

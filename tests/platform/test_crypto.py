@@ -53,3 +53,12 @@ def test_mask() -> None:
     assert mask("3100600445635") == "*********5635"
     assert mask("12") == "12"
     assert mask(None) is None
+
+
+def test_seal_gives_every_stored_form_of_one_value() -> None:
+    ring = keyring_from(f"k2:{K2},k1:{K1}", BLIND)
+    sealed = ring.seal("3171014506900001")
+    assert sealed.masked == "************0001"
+    assert ring.decrypt(sealed.ciphertext) == "3171014506900001"
+    assert sealed.blind_index == ring.blind_index("3171014506900001")
+    assert sealed.key_id == "k2" == ring.key_id(sealed.ciphertext)

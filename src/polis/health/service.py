@@ -31,7 +31,7 @@ from polis.health.models import (
     Provider,
     ProviderContract,
 )
-from polis.platform.crypto import get_keyring, mask
+from polis.platform.crypto import get_keyring
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound, pg_error
 
 UNIQUE_VIOLATION = "23505"
@@ -163,12 +163,10 @@ class ProviderService:
             provider.bank_account_encrypted = None
             provider.encryption_key_id = None
             return
-        digits = "".join(ch for ch in account if ch.isdigit())
-        ring = get_keyring()
-        blob = ring.encrypt(digits)
-        provider.bank_account = mask(digits)
-        provider.bank_account_encrypted = blob
-        provider.encryption_key_id = ring.key_id(blob)
+        sealed = get_keyring().seal("".join(ch for ch in account if ch.isdigit()))
+        provider.bank_account = sealed.masked
+        provider.bank_account_encrypted = sealed.ciphertext
+        provider.encryption_key_id = sealed.key_id
 
     async def create(self, session: AsyncSession, body: schemas.ProviderCreate) -> ProviderView:
         """Insert the provider and its contracts; Conflict when a code or number is taken."""
@@ -451,12 +449,11 @@ class MemberService:
             setattr(member, f"{kind}_encrypted", None)
             setattr(member, f"{kind}_hash", None)
             return
-        normalised = value.upper()
-        blob = ring.encrypt(normalised)
-        setattr(member, kind, mask(normalised))
-        setattr(member, f"{kind}_encrypted", blob)
-        setattr(member, f"{kind}_hash", ring.blind_index(normalised))
-        member.encryption_key_id = ring.key_id(blob)
+        sealed = ring.seal(value.upper())
+        setattr(member, kind, sealed.masked)
+        setattr(member, f"{kind}_encrypted", sealed.ciphertext)
+        setattr(member, f"{kind}_hash", sealed.blind_index)
+        member.encryption_key_id = sealed.key_id
 
     async def _check_nik_free(
         self, session: AsyncSession, nik: str, member_id: uuid.UUID | None = None

@@ -28,6 +28,16 @@ class CryptoError(ValueError):
 
 
 @dataclass(frozen=True)
+class Sealed:
+    """A sensitive value as the schema stores it: mask, ciphertext, blind index, key id."""
+
+    masked: str
+    ciphertext: bytes
+    blind_index: str
+    key_id: str
+
+
+@dataclass(frozen=True)
 class Keyring:
     """Encryption keys by id (the first is used to encrypt) and the blind-index key."""
 
@@ -56,6 +66,10 @@ class Keyring:
     def key_id(self, blob: bytes) -> str:
         """The key id a blob was encrypted under."""
         return bytes(blob).partition(b"$")[0].decode()
+
+    def seal(self, value: str) -> Sealed:
+        """Everything the `<col>`, `<col>_encrypted`, `<col>_hash` and key id columns hold."""
+        return Sealed(mask(value) or "", self.encrypt(value), self.blind_index(value), self.current)
 
     def blind_index(self, value: str, *, normalise: bool = True) -> str:
         """Keyed hash for lookups and uniqueness; normalises spacing, dashes and case."""
