@@ -9,6 +9,7 @@ and only ever returned masked.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Self
@@ -31,6 +32,13 @@ ProviderClass = Literal["A", "B", "C", "D"]
 ProviderStatus = Literal["active", "inactive", "suspended", "terminated"]
 ContractPaymentMethod = Literal["fee_for_service", "capitation"]
 ContractStatus = Literal["draft", "active", "suspended", "expired", "terminated"]
+
+
+def _check_unique(values: list[str], message: str) -> None:
+    """ValueError `message: a, b` naming each value that occurs more than once, sorted."""
+    duplicates = sorted(v for v, n in Counter(values).items() if n > 1)
+    if duplicates:
+        raise ValueError(f"{message}: {', '.join(duplicates)}")
 
 
 def _check_period(start: date | None, end: date | None, names: str) -> None:
@@ -99,10 +107,9 @@ class PlanCreate(_PlanFields):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         _check_period(self.effective_date, self.termination_date, "termination_date")
-        codes = [b.benefit_code for b in self.benefits]
-        duplicates = sorted({c for c in codes if codes.count(c) > 1})
-        if duplicates:
-            raise ValueError(f"benefit_code must be unique within a plan: {', '.join(duplicates)}")
+        _check_unique(
+            [b.benefit_code for b in self.benefits], "benefit_code must be unique within a plan"
+        )
         return self
 
 
@@ -240,10 +247,7 @@ class ProviderCreate(_ProviderFields):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         _check_period(self.contract_start_date, self.contract_end_date, "contract_end_date")
-        numbers = [c.contract_number for c in self.contracts]
-        duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"contract_number must be unique: {', '.join(duplicates)}")
+        _check_unique([c.contract_number for c in self.contracts], "contract_number must be unique")
         return self
 
 
