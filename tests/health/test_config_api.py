@@ -196,6 +196,20 @@ class TestPlans:
         assert "-1.00" not in response.text
         assert await _plan_rows(session, body["plan_code"]) == (0, 0, 0)
 
+    async def test_a_benefit_code_twice_in_one_plan_is_422_naming_it(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        _, headers = await signed_in(client, session)
+        body = plan_body()
+        body["benefits"][2]["benefit_code"] = body["benefits"][0]["benefit_code"]
+        response = await client.post(PLANS, json=body, headers=headers)
+        assert response.status_code == 422, response.text
+        message = (
+            f"benefit_code must be unique within a plan: {body['benefits'][0]['benefit_code']}"
+        )
+        assert message in response.text
+        assert await _plan_rows(session, body["plan_code"]) == (0, 0, 0)
+
     async def test_other_invalid_input_is_422(
         self, client: AsyncClient, session: AsyncSession
     ) -> None:
