@@ -32,9 +32,7 @@ from polis.health.models import (
     ProviderContract,
 )
 from polis.platform.crypto import get_keyring
-from polis.platform.errors import BusinessRuleError, Conflict, NotFound, pg_error
-
-UNIQUE_VIOLATION = "23505"
+from polis.platform.errors import UNIQUE_VIOLATION, BusinessRuleError, Conflict, NotFound, pg_error
 
 
 @dataclass(frozen=True)

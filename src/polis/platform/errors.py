@@ -229,9 +229,11 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+UNIQUE_VIOLATION = "23505"  # SQLSTATE, for callers that turn it into a specific 409
+
 # SQLSTATE -> (status, slug, title); the constraint is named, the offending value never is.
 _SQLSTATES: dict[str, tuple[int, str, str]] = {
-    "23505": (409, "unique-violation", "Duplicate Record"),
+    UNIQUE_VIOLATION: (409, "unique-violation", "Duplicate Record"),
     "23P01": (409, "exclusion-violation", "Conflicting Record"),
     "23503": (422, "foreign-key-violation", "Unknown Reference"),
     "23514": (422, "check-violation", "Invalid Value"),
