@@ -93,7 +93,7 @@ async def test_void_restores_accumulators_and_funds_exactly(session: AsyncSessio
     voided = await void_claim(session, second.claim_id, reason="duplicate", user_id=USER)
     assert (voided.aso_returned, voided.buffer_returned) == (D("0.00"), D("36000.00"))
     assert await snapshot(session, w) == after_first
-    assert await status(session, second.claim_id) == "cancelled"
+    assert await status(session, second.claim_id) == "voided"
     items = (
         await session.execute(
             select(ClaimItem.status, ClaimItem.denial_reason).where(
@@ -101,7 +101,7 @@ async def test_void_restores_accumulators_and_funds_exactly(session: AsyncSessio
             )
         )
     ).all()
-    assert [tuple(i) for i in items] == [("cancelled", "voided: duplicate")]
+    assert [tuple(i) for i in items] == [("voided", "voided: duplicate")]
 
     # Voiding the first returns 300,000 to the ASO fund and 15,000 to the buffer: the
     # accumulators are back at zero, the funds at their opening balances.
@@ -140,7 +140,7 @@ async def test_double_void_and_paid_claim_conflict_change_nothing(
         await void_claim(session, outcome.claim_id, reason="again", user_id=USER)
     assert exc.value.status_code == 409
     assert await snapshot(session, w) == before
-    assert await status(session, outcome.claim_id) == "cancelled"
+    assert await status(session, outcome.claim_id) == "voided"
 
     paid = await submit_claim(session, request(w))
     await session.execute(update(Claim).where(Claim.id == paid.claim_id).values(status="paid"))
@@ -163,7 +163,7 @@ async def test_void_pended_claim_moves_nothing(session: AsyncSession) -> None:
         D("0.00"),
     )
     assert await snapshot(session, w) == before
-    assert await status(session, pended.claim_id) == "cancelled"
+    assert await status(session, pended.claim_id) == "voided"
 
 
 # --- property: submit then void everything leaves the start -------------------------------
@@ -239,7 +239,7 @@ async def test_readjudicate_after_plan_change(session: AsyncSession) -> None:
         D("360000.00"),
         D("0.00"),
     )
-    assert await status(session, first.claim_id) == "cancelled"
+    assert await status(session, first.claim_id) == "voided"
     assert outcome.voided.reversed.annual_used == D("315000.00")
     snap = await snapshot(session, w)
     by_code = {r[1]: r[3:] for r in snap["accumulators"] if r[0] == w.member.id}
@@ -294,7 +294,7 @@ async def test_release_pays_oldest_and_leaves_the_rest_pended(session: AsyncSess
     assert result.still_waiting == [pended[1].claim_id]
     paid = result.released[0].replacement
     assert (paid.status, paid.aso_drawn) == ("approved", D("70000.00"))
-    assert await status(session, pended[0].claim_id) == "cancelled"
+    assert await status(session, pended[0].claim_id) == "voided"
     assert await status(session, pended[1].claim_id) == "pended"
     after = await snapshot(session, w)
     assert after["funds"] == (D("30000.00"), D("0.00"))

@@ -20,7 +20,7 @@ For an ASO claim that drew money, each paying line's trace ends with a `funding`
 how much came from the ASO and the buffer fund; `void_claim` gives exactly that back.
 
 The lifecycle after submission: `void_claim` (reverse accumulators and funds; status
-`cancelled`), `readjudicate_claim` (void, then a new claim for the same lines),
+`voided`), `readjudicate_claim` (void, then a new claim for the same lines),
 `decide_pended_claim` (manual review) and `release_awaiting_funds` (after a top-up).
 
 Decision 0016 (and its addendum) records the lock order, the claim number scheme, the ASO
@@ -718,8 +718,8 @@ def _recorded_funding(items: Sequence[ClaimItem]) -> tuple[Decimal, Decimal]:
 
 # --- void, re-adjudication ----------------------------------------------------------------
 
-VOIDED = "cancelled"  # the seed's CHECK has no "voided"; cancelled is the nearest status
-NOT_VOIDABLE = ("cancelled", "paid")
+VOIDED = "voided"
+NOT_VOIDABLE = ("voided", "cancelled", "paid", "closed")
 
 
 @dataclass(frozen=True)
@@ -782,7 +782,7 @@ async def void_claim(
 ) -> VoidOutcome:
     """Void a claim in the caller's transaction: reverse exactly what it moved (benefit and
     plan-level accumulators, deductible met) and return its ASO draw to the funds it came
-    from; status `cancelled`. Locks: the claim row, then submit_claim's order (accumulator
+    from; status `voided`. Locks: the claim row, then submit_claim's order (accumulator
     rows, then the policy row). A paid or already voided claim is a Conflict."""
     claim = await _locked_claim(session, claim_id)
     if claim.status in NOT_VOIDABLE:
@@ -987,7 +987,7 @@ class ReleaseOutcome:
 
 async def release_awaiting_funds(session: AsyncSession, policy_id: uuid.UUID) -> ReleaseOutcome:
     """After an ASO top-up: re-adjudicate the policy's claims pended `awaiting_funds`, oldest
-    submission first, each as a `readjudicate_claim` (the pended claim is cancelled, its
+    submission first, each as a `readjudicate_claim` (the pended claim is voided, its
     replacement pays). It stops at the first claim the funds cannot pay (no overtaking); that
     claim and the later ones stay pended untouched. Locks: the pended claim rows (in
     submission order), then the accumulator rows of all of them in the global order, then the

@@ -7,12 +7,25 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy import inspect
 
 from polis.db.session import DBSession
 from polis.health import schemas
 from polis.health.adjudication import ClaimLineRequest, ClaimRequest, submit_claim
+from polis.health.auth import (
+    BillingWrite,
+    ClaimsRead,
+    ClaimsWrite,
+    ConfigWrite,
+    MembersRead,
+    MembersWrite,
+    PlansRead,
+    PoliciesRead,
+    PoliciesWrite,
+    ProvidersRead,
+    ProvidersWrite,
+)
 from polis.health.models import Claim, Member, Plan, Policy, Provider
 from polis.health.service import (
     ClaimFilter,
@@ -28,24 +41,12 @@ from polis.health.service import member as member_service
 from polis.health.service import plan as plan_service
 from polis.health.service import policy as policy_service
 from polis.health.service import provider as provider_service
-from polis.iam.auth import Principal, require
+from polis.iam.auth import Principal
 from polis.platform.idempotency import IdempotencyKey
 from polis.platform.pagination import Keyset, Page, PageQuery, paginate
 from polis.platform.schemas import Problem, ValidationProblem
 
 router = APIRouter(prefix="/health")
-
-PlansRead = Annotated[Principal, Depends(require("health.plans:read"))]
-ConfigWrite = Annotated[Principal, Depends(require("health.config:write"))]
-ProvidersRead = Annotated[Principal, Depends(require("health.providers:read"))]
-ProvidersWrite = Annotated[Principal, Depends(require("health.providers:write"))]
-PoliciesRead = Annotated[Principal, Depends(require("health.policies:read"))]
-PoliciesWrite = Annotated[Principal, Depends(require("health.policies:write"))]
-BillingWrite = Annotated[Principal, Depends(require("health.billing:write"))]
-MembersRead = Annotated[Principal, Depends(require("health.members:read"))]
-MembersWrite = Annotated[Principal, Depends(require("health.members:write"))]
-ClaimsRead = Annotated[Principal, Depends(require("health.claims:read"))]
-ClaimsWrite = Annotated[Principal, Depends(require("health.claims:write"))]
 
 PlanCode = Annotated[str, Path(min_length=1, max_length=50)]
 ProviderCode = Annotated[str, Path(min_length=1, max_length=50)]
@@ -499,3 +500,25 @@ async def get_claim(
 ) -> schemas.ClaimDetail:
     """One claim with its lines, each with its adjudication trace."""
     return _claim_detail(await claim_service.get(session, claim_id))
+
+
+# --- the other health routers, each in its own module -------------------------------------
+
+from polis.health import (  # noqa: E402  (after this module's own routes, on purpose)
+    authorization_endpoints,
+    balances_endpoints,
+    document_endpoints,
+    eob_endpoints,
+    lifecycle_endpoints,
+    payment_endpoints,
+)
+
+for _module in (
+    balances_endpoints,
+    authorization_endpoints,
+    lifecycle_endpoints,
+    document_endpoints,
+    eob_endpoints,
+    payment_endpoints,
+):
+    router.include_router(_module.router)

@@ -48,10 +48,22 @@ CLAIM_STATUSES = (
     "approved",
     "partially_approved",
     "denied",
+    "payment_pending",
     "paid",
+    "closed",
+    "appealed",
+    "voided",
     "cancelled",
 )
-CLAIM_ITEM_STATUSES = ("pending", "pended", "approved", "partially_approved", "denied", "cancelled")
+CLAIM_ITEM_STATUSES = (
+    "pending",
+    "pended",
+    "approved",
+    "partially_approved",
+    "denied",
+    "voided",
+    "cancelled",
+)
 AUTHORIZATION_STATUSES = ("pending", "approved", "denied", "expired", "cancelled")
 GENDERS = ("male", "female", "other")
 MEMBER_STATUSES = ("pending", "active", "suspended", "terminated")
@@ -71,7 +83,7 @@ POLICY_STATUSES = ("draft", "active", "suspended", "lapsed", "terminated", "canc
 PAYMENT_TYPES = ("claim", "reimbursement")
 PAYMENT_METHODS = ("bank_transfer", "check")
 PAYEE_TYPES = ("provider", "member")
-PAYMENT_STATUSES = ("pending", "processing", "paid", "failed", "cancelled", "reversed")
+PAYMENT_STATUSES = ("pending", "processing", "sent", "paid", "failed", "cancelled", "reversed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> CheckConstraint:

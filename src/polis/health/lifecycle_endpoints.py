@@ -1,0 +1,7 @@
+"""Health routes: lifecycle (included by polis.health.endpoints under /health)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["health"])
