@@ -199,6 +199,7 @@ def _register_optional() -> None:
     for module, attr, name in (
         ("polis.iam.cli", "app", "users"),
         ("polis.reference.cli", "app", "reference"),
+        ("polis.health.cli", "app", "health"),
     ):
         try:
             sub = getattr(importlib.import_module(module), attr)
