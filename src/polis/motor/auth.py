@@ -1,0 +1,21 @@
+"""The permissions motor routes need, as FastAPI dependencies (polis.iam.permissions lists
+them; each route declares exactly one)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from polis.iam.auth import Principal, require
+
+CustomersRead = Annotated[Principal, Depends(require("motor.customers:read"))]
+CustomersWrite = Annotated[Principal, Depends(require("motor.customers:write"))]
+VehiclesRead = Annotated[Principal, Depends(require("motor.vehicles:read"))]
+VehiclesWrite = Annotated[Principal, Depends(require("motor.vehicles:write"))]
+QuotesWrite = Annotated[Principal, Depends(require("motor.quotes:write"))]
+PoliciesRead = Annotated[Principal, Depends(require("motor.policies:read"))]
+PoliciesWrite = Annotated[Principal, Depends(require("motor.policies:write"))]
+ConfigWrite = Annotated[Principal, Depends(require("motor.config:write"))]
+PaymentsRead = Annotated[Principal, Depends(require("motor.payments:read"))]
+PaymentsWrite = Annotated[Principal, Depends(require("motor.payments:write"))]

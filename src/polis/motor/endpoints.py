@@ -1,0 +1,12 @@
+"""Motor routes under /motor (seed 001): each area in its own module, included here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from polis.motor import customer_endpoints, quote_endpoints, vehicle_endpoints
+
+router = APIRouter(prefix="/motor")
+
+for _module in (customer_endpoints, vehicle_endpoints, quote_endpoints):
+    router.include_router(_module.router)

@@ -1,0 +1,7 @@
+"""Motor routes: vehicles (included by polis.motor.endpoints under /motor)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["motor"])
