@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     )
     blind_index_key: str | None = Field(default=None, description="base64, >= 32 bytes")
 
+    # Stored documents (polis.documents): content-addressed files; unset = <var_dir>/documents.
+    documents_dir: Path | None = Field(default=None, description="unset = <var_dir>/documents")
+    document_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Upload limit")
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

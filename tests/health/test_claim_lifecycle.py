@@ -1,6 +1,7 @@
 """Claim lifecycle (polis.health.adjudication): void reverses exactly what a claim moved
-(accumulators and ASO funds, to the rupiah), re-adjudication replaces the old result, and a
-voided or paid claim cannot be voided."""
+(accumulators and ASO funds, to the rupiah), re-adjudication replaces the old result, a
+voided or paid claim cannot be voided; claims pended for a person (review amount, missing
+documents) move nothing until decided; appeals and closing follow the transition table."""
 
 from __future__ import annotations
 
@@ -13,22 +14,37 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from polis.db import migrate
 from polis.db.urls import with_driver
 from polis.health.adjudication import (
     AWAITING_FUNDS,
+    DOCUMENTS_REQUIRED,
+    DOCUMENTS_SETTING,
+    REVIEW_AMOUNT,
+    REVIEW_AMOUNT_SETTING,
     ClaimLineRequest,
+    appeal_claim,
+    close_claim,
+    decide_appeal,
     decide_pended_claim,
     readjudicate_claim,
     release_awaiting_funds,
     submit_claim,
     void_claim,
 )
-from polis.health.models import Accumulator, Claim, ClaimItem, PlanBenefit, Policy
-from polis.platform.errors import Conflict
+from polis.health.models import (
+    Accumulator,
+    Claim,
+    ClaimDocument,
+    ClaimItem,
+    PlanBenefit,
+    Policy,
+)
+from polis.platform.errors import BusinessRuleError, Conflict, PolisError
+from polis.reference.models import SystemConfiguration
 from tests.health.test_adjudication_service import ClaimWorld, build_world, gp, request
 
 D = Decimal
@@ -403,3 +419,325 @@ async def test_concurrent_voids_and_claims(create_database: Callable[[], str]) -
         assert warm.status == "approved"
     finally:
         await engine.dispose()
+
+
+# --- pend for a person (decision 0025) ----------------------------------------------------
+
+
+async def set_config(session: AsyncSession, key: str, value: str | None) -> None:
+    """Change (or, with None, delete) a setting inside the test transaction."""
+    if value is None:
+        await session.execute(
+            delete(SystemConfiguration).where(SystemConfiguration.config_key == key)
+        )
+    else:
+        await session.execute(
+            update(SystemConfiguration)
+            .where(SystemConfiguration.config_key == key)
+            .values(config_value=value)
+        )
+
+
+async def items_of(session: AsyncSession, claim_id: Any) -> list[ClaimItem]:
+    return list(
+        (
+            await session.scalars(
+                select(ClaimItem)
+                .where(ClaimItem.claim_id == claim_id)
+                .order_by(ClaimItem.created_at, ClaimItem.id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
+
+
+def add_document(session: AsyncSession, claim_id: Any, document_type: str) -> None:
+    session.add(
+        ClaimDocument(
+            claim_id=claim_id,
+            document_type=document_type,
+            file_name=f"{document_type}.pdf",
+            file_path=f"var/documents/ab/{document_type}",
+            file_size=1234,
+            mime_type="application/pdf",
+            uploaded_by=USER,
+        )
+    )
+
+
+async def test_review_amount_pends_above_the_setting_and_moves_nothing(
+    session: AsyncSession,
+) -> None:
+    w = await build_world(
+        session, funding="aso", aso=D("5000000.00"), deductible=D("0"), op_copay=D("0")
+    )
+    await set_config(session, REVIEW_AMOUNT_SETTING, "1000000.00")
+    at_limit = await submit_claim(session, request(w, gp("1000000.00")))
+    assert (at_limit.status, at_limit.pended_reason) == ("approved", None)
+    start = await snapshot(session, w)
+
+    above = await submit_claim(session, request(w, gp("600000.00"), gp("400000.01")))
+    assert (above.status, above.pended_reason) == ("pended", REVIEW_AMOUNT)
+    assert (above.aso_drawn, above.buffer_drawn) == (D("0.00"), D("0.00"))
+    assert await snapshot(session, w) == start  # no accumulator, no fund
+    items = sorted(await items_of(session, above.claim_id), key=lambda i: -i.charged_amount)
+    assert [(i.status, i.denial_reason) for i in items] == [("pended", REVIEW_AMOUNT)] * 2
+    # 600,000 - 10% discount = 540,000; 10% coinsurance: the plan would pay 486,000.
+    assert items[0].paid_amount == D("486000.00")
+    step = items[0].adjudication_trace[-1]  # type: ignore[index]
+    assert step["code"] == REVIEW_AMOUNT
+    assert (step["amount_before"], step["amount_after"]) == ("486000.00", "486000.00")
+    assert "1000000.01 is above the review amount 1000000.00" in step["message"]
+
+    # A person approves: re-adjudicated once, not pended again for the same reason.
+    decided = await decide_pended_claim(session, above.claim_id, "approved", "checked", USER)
+    assert decided.readjudicated is not None
+    new = decided.readjudicated.replacement
+    assert (new.status, new.pended_reason) == ("approved", None)
+    # Second line: 400,000.01 - 10% = 360,000.01 allowed, 36,000.00 coinsurance.
+    assert new.aso_drawn == D("486000.00") + D("324000.01")
+    assert await status(session, above.claim_id) == "voided"
+    after = await snapshot(session, w)
+    assert after["funds"][0] == start["funds"][0] - new.aso_drawn
+
+
+async def test_a_wholly_denied_claim_is_not_held_and_a_missing_setting_turns_the_rule_off(
+    session: AsyncSession,
+) -> None:
+    w = await build_world(session)
+    await set_config(session, REVIEW_AMOUNT_SETTING, "100.00")
+    dental = ClaimLineRequest(benefit_code="DENT", charged_amount=D("200000.00"))
+    denied = await submit_claim(session, request(w, dental))
+    assert (denied.status, denied.pended_reason) == ("denied", None)
+    held = await submit_claim(session, request(w, gp("100000.00")))
+    assert held.pended_reason == REVIEW_AMOUNT
+
+    await set_config(session, REVIEW_AMOUNT_SETTING, None)
+    await set_config(session, DOCUMENTS_SETTING, None)
+    free = await submit_claim(session, request(w, gp("100000.00"), claim_type="reimbursement"))
+    assert (free.status, free.pended_reason) == ("approved", None)
+
+
+async def test_a_broken_setting_is_a_server_error_that_writes_nothing(
+    session: AsyncSession,
+) -> None:
+    w = await build_world(session)
+    await set_config(session, REVIEW_AMOUNT_SETTING, "lots")
+    with pytest.raises(PolisError) as exc:
+        await submit_claim(session, request(w))
+    assert (exc.value.status_code, exc.value.type_) == (500, "invalid-configuration")
+    assert (
+        await session.scalar(
+            select(func.count()).select_from(Claim).where(Claim.member_id == w.member.id)
+        )
+        == 0
+    )
+
+
+async def test_reimbursement_waits_for_its_documents(session: AsyncSession) -> None:
+    w = await build_world(session, funding="aso", aso=D("1000000.00"))
+    pended = await submit_claim(session, request(w, claim_type="reimbursement"))
+    assert (pended.status, pended.pended_reason) == ("pended", DOCUMENTS_REQUIRED)
+    start = await snapshot(session, w)  # rows created (locked), nothing used
+    assert {(r[4], r[7], r[10]) for r in start["accumulators"]} <= {
+        (D("0.00"), 0, None),
+        (D("0.00"), 0, D("0.00")),
+    }
+    assert start["funds"] == (D("1000000.00"), D("0.00"))
+    (item,) = await items_of(session, pended.claim_id)
+    assert (item.status, item.denial_reason) == ("pended", DOCUMENTS_REQUIRED)
+    assert item.adjudication_trace is not None
+    assert item.adjudication_trace[-1]["code"] == DOCUMENTS_REQUIRED
+    assert "invoice, receipt" in item.adjudication_trace[-1]["message"]
+
+    # Approving before the documents arrive is refused and changes nothing.
+    trace_before = list(item.adjudication_trace)
+    with pytest.raises(BusinessRuleError) as exc:
+        await decide_pended_claim(session, pended.claim_id, "approved", "ok", USER)
+    assert (exc.value.status_code, exc.value.type_) == (422, "documents-missing")
+    assert exc.value.extra == {"missing_documents": ["invoice", "receipt"]}
+    add_document(session, pended.claim_id, "invoice")
+    await session.flush()
+    with pytest.raises(BusinessRuleError) as exc:
+        await decide_pended_claim(session, pended.claim_id, "approved", "ok", USER)
+    assert exc.value.extra == {"missing_documents": ["receipt"]}
+    assert await status(session, pended.claim_id) == "pended"
+    assert (await items_of(session, pended.claim_id))[0].adjudication_trace == trace_before
+    assert await snapshot(session, w) == start
+
+    add_document(session, pended.claim_id, "receipt")
+    await session.flush()
+    decided = await decide_pended_claim(session, pended.claim_id, "approved", "complete", USER)
+    assert decided.readjudicated is not None
+    new = decided.readjudicated.replacement
+    assert (new.status, new.result.totals.paid, new.aso_drawn) == (
+        "approved",
+        D("315000.00"),
+        D("315000.00"),
+    )
+    # The replacement carries the documents (same stored files).
+    copied = (
+        await session.execute(
+            select(ClaimDocument.document_type, ClaimDocument.file_path)
+            .where(ClaimDocument.claim_id == new.claim_id)
+            .order_by(ClaimDocument.document_type)
+        )
+    ).all()
+    assert [tuple(c) for c in copied] == [
+        ("invoice", "var/documents/ab/invoice"),
+        ("receipt", "var/documents/ab/receipt"),
+    ]
+    used = {r[1]: r[4] for r in (await snapshot(session, w))["accumulators"]}
+    assert used["OP-GP"] == D("315000.00")
+
+
+async def test_both_reasons_name_documents_first_and_denial_needs_no_documents(
+    session: AsyncSession,
+) -> None:
+    w = await build_world(session)
+    await set_config(session, REVIEW_AMOUNT_SETTING, "10.00")
+    pended = await submit_claim(session, request(w, claim_type="reimbursement"))
+    assert pended.pended_reason == DOCUMENTS_REQUIRED
+    (item,) = await items_of(session, pended.claim_id)
+    assert item.adjudication_trace is not None
+    assert [s["code"] for s in item.adjudication_trace[-2:]] == [
+        DOCUMENTS_REQUIRED,
+        REVIEW_AMOUNT,
+    ]
+    before = await snapshot(session, w)
+    result = await decide_pended_claim(session, pended.claim_id, "denied", "no receipts", USER)
+    assert result.readjudicated is None
+    assert await status(session, pended.claim_id) == "denied"
+    assert await snapshot(session, w) == before
+
+
+async def test_decisions_follow_the_table(session: AsyncSession) -> None:
+    w = await build_world(session)
+    approved = await submit_claim(session, request(w))
+    with pytest.raises(Conflict) as exc:
+        await decide_pended_claim(session, approved.claim_id, "denied", "late", USER)
+    assert exc.value.type_ == "invalid-transition"
+    with pytest.raises(BusinessRuleError):
+        await decide_pended_claim(session, approved.claim_id, "maybe", "", USER)
+    await session.execute(update(Claim).where(Claim.id == approved.claim_id).values(status="paid"))
+    with pytest.raises(Conflict) as exc:
+        await void_claim(session, approved.claim_id, reason="late", user_id=USER)
+    assert exc.value.type_ == "invalid-transition"
+
+
+# --- appeals and closing ------------------------------------------------------------------
+
+
+async def test_appeal_rejected_returns_to_the_decided_status(session: AsyncSession) -> None:
+    w = await build_world(session)
+    dental = ClaimLineRequest(benefit_code="DENT", charged_amount=D("200000.00"))
+    claim = await submit_claim(session, request(w, gp(), dental))
+    assert claim.status == "partially_approved"
+    before = await snapshot(session, w)
+    appealed = await appeal_claim(session, claim.claim_id, reason="dental", user_id=USER)
+    assert (appealed.previous_status, appealed.status) == ("partially_approved", "appealed")
+    assert await snapshot(session, w) == before
+    with pytest.raises(Conflict):
+        await appeal_claim(session, claim.claim_id, reason="again", user_id=USER)
+    with pytest.raises(Conflict):
+        await close_claim(session, claim.claim_id, USER)
+    rejected = await decide_appeal(session, claim.claim_id, "rejected", "not covered", USER)
+    assert (rejected.previous_status, rejected.status) == ("appealed", "partially_approved")
+    assert await status(session, claim.claim_id) == "partially_approved"
+    assert await snapshot(session, w) == before
+    codes = [s["code"] for s in (await items_of(session, claim.claim_id))[0].adjudication_trace]  # type: ignore[union-attr]
+    assert codes[-2:] == ["appeal", "appeal_decision"]
+    with pytest.raises(Conflict) as exc:
+        await decide_appeal(session, claim.claim_id, "rejected", "twice", USER)
+    assert exc.value.type_ == "invalid-transition"
+
+
+async def test_appeal_upheld_reverses_and_reapplies_exactly(session: AsyncSession) -> None:
+    w = await build_world(session, funding="aso", aso=D("2000000.00"))
+    first = await submit_claim(session, request(w))
+    await session.execute(
+        update(PlanBenefit)
+        .where(PlanBenefit.plan_id == w.plan.id, PlanBenefit.benefit_code == "OP-GP")
+        .values(copay_amount=D("0"))
+    )
+    session.expire_all()
+    await appeal_claim(session, first.claim_id, reason="copay dropped", user_id=USER)
+    upheld = await decide_appeal(session, first.claim_id, "upheld", "agreed", USER)
+    assert upheld.readjudicated is not None
+    new = upheld.readjudicated.replacement
+    assert upheld.readjudicated.voided.reversed.annual_used == D("315000.00")
+    assert (new.status, new.result.totals.paid, new.aso_drawn) == (
+        "approved",
+        D("360000.00"),
+        D("360000.00"),
+    )
+    assert await status(session, first.claim_id) == "voided"
+    upheld_state = await snapshot(session, w)
+    assert upheld_state["funds"] == (D("1640000.00"), D("0.00"))
+    # The same as a fresh submission: void the replacement, submit again.
+    await void_claim(session, new.claim_id, reason="compare", user_id=USER)
+    fresh = await submit_claim(session, request(w))
+    assert fresh.result.totals.paid == D("360000.00")
+    assert await snapshot(session, w) == upheld_state
+
+
+async def test_close_paid_or_denied_only(session: AsyncSession) -> None:
+    w = await build_world(session)
+    approved = await submit_claim(session, request(w))
+    with pytest.raises(Conflict) as exc:
+        await close_claim(session, approved.claim_id, USER)
+    assert exc.value.type_ == "invalid-transition"
+    await session.execute(update(Claim).where(Claim.id == approved.claim_id).values(status="paid"))
+    closed = await close_claim(session, approved.claim_id, USER)
+    assert (closed.previous_status, closed.status) == ("paid", "closed")
+    dental = ClaimLineRequest(benefit_code="DENT", charged_amount=D("200000.00"))
+    denied = await submit_claim(session, request(w, dental))
+    assert (await close_claim(session, denied.claim_id, USER)).status == "closed"
+    with pytest.raises(Conflict):
+        await void_claim(session, denied.claim_id, reason="closed", user_id=USER)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    claims=CLAIMS,
+    appeal=st.integers(min_value=0, max_value=4),
+    funding=st.sampled_from(["full_insured", "aso"]),
+)
+async def test_appeals_upheld_then_voids_restore_the_start(
+    session: AsyncSession, claims: list[list[tuple[str, Decimal]]], appeal: int, funding: str
+) -> None:
+    """Appeal and uphold one claim among several: the accumulators always equal the sum of
+    the live claims' lines; voiding every live claim then gives back the start exactly."""
+    w = await build_world(
+        session, funding=funding, aso=D("1200000.00"), buffer=D("300000.00"), deductible=D("0")
+    )
+    # A kept claim first: every row exists (created rows are part of the snapshot).
+    warm = ClaimLineRequest(benefit_code="IP-ROOM", charged_amount=D("1000.00"))
+    dental = ClaimLineRequest(benefit_code="DENT", charged_amount=D("1000.00"))
+    await submit_claim(session, request(w, gp("150000.00"), warm, dental))
+    start = await snapshot(session, w)
+    ids = []
+    for lines in claims:
+        req = request(w, *(ClaimLineRequest(benefit_code=c, charged_amount=a) for c, a in lines))
+        ids.append((await submit_claim(session, req)).claim_id)
+    target = ids[appeal % len(ids)]
+    if await status(session, target) in ("approved", "partially_approved", "denied"):
+        await appeal_claim(session, target, reason="property", user_id=USER)
+        upheld = await decide_appeal(session, target, "upheld", "property", USER)
+        assert upheld.readjudicated is not None
+        ids[ids.index(target)] = upheld.readjudicated.replacement.claim_id
+    live = [i for i in ids if await status(session, i) != "voided"]
+    paid = D("0")
+    for claim_id in live:
+        if await status(session, claim_id) in ("approved", "partially_approved"):
+            paid += sum((i.paid_amount or D("0") for i in await items_of(session, claim_id)), D(0))
+    own = {r[1]: r for r in (await snapshot(session, w))["accumulators"] if r[0] == w.member.id}
+    started = {r[1]: r for r in start["accumulators"] if r[0] == w.member.id}
+    assert own[None][4] - started[None][4] == paid
+    for claim_id in reversed(live):
+        await void_claim(session, claim_id, reason="property", user_id=USER)
+    assert await snapshot(session, w) == start

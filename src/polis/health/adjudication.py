@@ -19,9 +19,16 @@
 For an ASO claim that drew money, each paying line's trace ends with a `funding` step saying
 how much came from the ASO and the buffer fund; `void_claim` gives exactly that back.
 
-The lifecycle after submission: `void_claim` (reverse accumulators and funds; status
-`voided`), `readjudicate_claim` (void, then a new claim for the same lines),
-`decide_pended_claim` (manual review) and `release_awaiting_funds` (after a top-up).
+Before the funds, the rules that send a claim to a person (decision 0025): a claim charging
+more than HEALTH_CLAIM_REVIEW_AMOUNT (`review_amount`) or a reimbursement claim without the
+documents of HEALTH_REIMBURSEMENT_DOCUMENTS (`documents_required`) is pended the same way,
+moving nothing, until `decide_pended_claim`.
+
+The lifecycle after submission, every status change through `polis.health.transitions`:
+`void_claim` (reverse accumulators and funds; status `voided`), `readjudicate_claim` (void,
+then a new claim for the same lines), `decide_pended_claim` (a person's decision),
+`release_awaiting_funds` (after a top-up), `appeal_claim` / `decide_appeal`, `close_claim`;
+`claim_history` reads the status changes back from the audit log.
 
 Decision 0016 (and its addendum) records the lock order, the claim number scheme, the ASO
 waiting rule and the lifecycle.
@@ -33,21 +40,25 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, any_, func, literal, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from polis.health import rules
+from polis.audit.models import AuditLog
+from polis.health import authorizations as preauth
+from polis.health import rules, transitions
+from polis.health.eob import write_eob
 from polis.health.models import (
     CLAIM_TYPES,
     SERVICE_TYPES,
     Accumulator,
-    Authorization,
     Claim,
+    ClaimDocument,
     ClaimItem,
     Exclusion,
     Member,
@@ -58,14 +69,31 @@ from polis.health.models import (
     Provider,
     ProviderContract,
 )
-from polis.platform.errors import BusinessRuleError, Conflict, NotFound
+from polis.iam.models import User
+from polis.platform.errors import BusinessRuleError, Conflict, NotFound, PolisError
 from polis.platform.money import quantize
 from polis.reference.icd10 import is_valid_icd10, normalise_icd10
+from polis.reference.models import SystemConfiguration
+from polis.reference.service import parse_config_value
 
 ZERO = Decimal("0.00")
 AWAITING_FUNDS = "awaiting_funds"
-# Claims whose amounts count towards out of pocket (a pended claim has moved nothing).
-COUNTED_STATUSES = ("approved", "partially_approved", "paid")
+# Pended for a person (decision 0025): above the review amount; reimbursement without the
+# required documents. Like AWAITING_FUNDS, such a claim moves no accumulator and no fund.
+REVIEW_AMOUNT = "review_amount"
+DOCUMENTS_REQUIRED = "documents_required"
+REVIEW_AMOUNT_SETTING = "HEALTH_CLAIM_REVIEW_AMOUNT"
+DOCUMENTS_SETTING = "HEALTH_REIMBURSEMENT_DOCUMENTS"
+# Claims whose amounts count towards out of pocket and whose moves a void reverses (a
+# pended claim has moved nothing; an appealed one keeps its moves until it is decided).
+COUNTED_STATUSES = (
+    "approved",
+    "partially_approved",
+    "payment_pending",
+    "paid",
+    "closed",
+    "appealed",
+)
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 
 
@@ -98,6 +126,9 @@ class ClaimRequest:
     admission_date: date | None = None
     discharge_date: date | None = None
     created_by: str | None = None
+    # A guarantee letter the claim names (must be the member's); None: the engine looks
+    # among the member's letters for the service type (decision 0024).
+    authorization_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -349,6 +380,106 @@ async def _lifetime_used(
     return quantize(total or 0)
 
 
+# --- pend for a person (decision 0025) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """The settings of the rules that pend a claim for a person; None or () turns one off."""
+
+    review_amount: Decimal | None
+    documents: tuple[str, ...]
+
+
+def _setting_error(key: str, why: str) -> PolisError:
+    return PolisError(f"Setting {key} is not valid: {why}.", type_="invalid-configuration")
+
+
+async def _review_settings(session: AsyncSession, claim_type: str) -> ReviewSettings:
+    """HEALTH_CLAIM_REVIEW_AMOUNT and, for a reimbursement claim, HEALTH_REIMBURSEMENT_DOCUMENTS
+    from ref.system_configurations in one query (typed as polis.reference.service.get_config
+    types them). A missing setting turns its rule off; a malformed one is a server error."""
+    keys = [REVIEW_AMOUNT_SETTING]
+    if claim_type == "reimbursement":
+        keys.append(DOCUMENTS_SETTING)
+    rows = await session.execute(
+        select(
+            SystemConfiguration.config_key,
+            SystemConfiguration.config_value,
+            SystemConfiguration.config_type,
+        ).where(SystemConfiguration.config_key.in_(keys))
+    )
+    values: dict[str, Any] = {}
+    for key, value, config_type in rows:
+        try:
+            values[key] = parse_config_value(value, config_type)
+        except ValueError as exc:
+            raise _setting_error(key, str(exc)) from None
+    amount = values.get(REVIEW_AMOUNT_SETTING)
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | Decimal)):
+        raise _setting_error(REVIEW_AMOUNT_SETTING, "not a number")
+    documents = values.get(DOCUMENTS_SETTING) or []
+    if not isinstance(documents, list) or not all(isinstance(d, str) for d in documents):
+        raise _setting_error(DOCUMENTS_SETTING, "not a list of document types")
+    return ReviewSettings(
+        review_amount=None if amount is None else Decimal(amount),
+        documents=tuple(sorted(set(documents))),
+    )
+
+
+async def required_documents(session: AsyncSession) -> tuple[str, ...]:
+    """The document types a reimbursement claim needs (HEALTH_REIMBURSEMENT_DOCUMENTS)."""
+    return (await _review_settings(session, "reimbursement")).documents
+
+
+async def missing_documents(session: AsyncSession, claim_id: uuid.UUID) -> list[str]:
+    """The required document types no claims.claim_document row of the claim has."""
+    required = await required_documents(session)
+    if not required:
+        return []
+    present = set(
+        (
+            await session.scalars(
+                select(ClaimDocument.document_type).where(ClaimDocument.claim_id == claim_id)
+            )
+        ).all()
+    )
+    return [d for d in required if d not in present]
+
+
+def _review_steps(
+    settings: ReviewSettings, result: rules.AdjudicationResult
+) -> list[dict[str, str]]:
+    """The reasons (trace steps without amounts) that send a claim to a person, the one
+    that blocks approval first. A claim whose every line is denied pays nothing and is not
+    held. A claim being submitted has no documents yet: they are uploaded to its id."""
+    if _claim_status(result) == "denied":
+        return []
+    steps = []
+    if settings.documents:
+        steps.append(
+            {
+                "code": DOCUMENTS_REQUIRED,
+                "message": (
+                    "reimbursement claim held for a person until its documents arrive: "
+                    + ", ".join(settings.documents)
+                ),
+            }
+        )
+    charged = result.totals.charged
+    if settings.review_amount is not None and charged > settings.review_amount:
+        steps.append(
+            {
+                "code": REVIEW_AMOUNT,
+                "message": (
+                    f"charged {charged} is above the review amount "
+                    f"{quantize(settings.review_amount)}: held for a person"
+                ),
+            }
+        )
+    return steps
+
+
 # --- the use case -------------------------------------------------------------------------
 
 
@@ -361,8 +492,12 @@ def _claim_status(result: rules.AdjudicationResult) -> str:
     return "partially_approved"
 
 
-async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOutcome:
-    """Adjudicate and record a claim in the caller's transaction; see the module docstring."""
+async def submit_claim(
+    session: AsyncSession, request: ClaimRequest, *, review_rules: bool = True
+) -> ClaimOutcome:
+    """Adjudicate and record a claim in the caller's transaction; see the module docstring.
+    `review_rules=False` skips the rules that pend a claim for a person (a re-adjudication:
+    a person decided, or the claim passed them when it was first submitted)."""
     lines = _validated_lines(request)
     day = request.service_date
 
@@ -402,15 +537,13 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
             select(Exclusion).where(or_(Exclusion.plan_id == plan.id, Exclusion.plan_id.is_(None)))
         )
     ).all()
-    authorizations = (
-        await session.scalars(
-            select(Authorization).where(
-                Authorization.member_id == member.id,
-                Authorization.service_type == request.service_type,
-            )
-        )
-    ).all()
+    authorizations = await preauth.claim_authorizations(
+        session, member, request.service_type, request.authorization_number
+    )
     contract = await _contract(session, provider, day)
+
+    # The pend-for-a-person settings, read before any lock is taken.
+    review = await _review_settings(session, request.claim_type) if review_rules else None
 
     # Locks, in the fixed order: accumulator rows, then (ASO) the policy row.
     year = day.year
@@ -444,18 +577,36 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
         a.benefit_code: a for a in locked if a.benefit_code is not None and a.member_id == member.id
     }
     own = plan_rows[member.id]
+    # After the accumulator locks: the letter's row, then what earlier claims used of it.
+    auth_inputs = await preauth.engine_inputs(
+        session,
+        authorizations,
+        provider_id=provider.id,
+        service_date=day,
+        named=request.authorization_number is not None,
+    )
     snapshot = rules.Accumulators(
         benefits={
             code: rules.BenefitUsage(a.used_amount or ZERO, a.visit_count or 0)
             for code, a in benefit_rows.items()
         },
         annual_used=own.used_amount or ZERO,
+        # The engine reads lifetime used and out of pocket only under a lifetime limit or an
+        # out-of-pocket maximum: without one, their queries are skipped (decision 0029).
         lifetime_used=(own.used_amount or ZERO)
-        + await _lifetime_used(session, member.id, plan.id, year),
+        + (
+            await _lifetime_used(session, member.id, plan.id, year)
+            if plan.lifetime_limit is not None
+            else ZERO
+        ),
         deductible_met_individual=own.deductible_met or ZERO,
         deductible_met_family=sum((a.deductible_met or ZERO for a in plan_rows.values()), ZERO),
-        oop_individual=await _out_of_pocket(session, [member.id], policy.id, year),
-        oop_family=await _out_of_pocket(session, family_ids, policy.id, year),
+        oop_individual=await _out_of_pocket(session, [member.id], policy.id, year)
+        if plan.individual_oop_max is not None
+        else ZERO,
+        oop_family=await _out_of_pocket(session, family_ids, policy.id, year)
+        if plan.family_oop_max is not None
+        else ZERO,
     )
 
     claim_facts = rules.ClaimFacts(
@@ -493,20 +644,7 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
             )
             for e in exclusions
         ],
-        authorizations=[
-            rules.AuthorizationFacts(
-                authorization_number=a.authorization_number,
-                member_id=a.member_id,
-                provider_id=a.provider_id,
-                service_type=a.service_type,
-                valid_from=a.valid_from,
-                valid_to=a.valid_to,
-                status=a.status,
-                approved_amount=a.approved_amount,
-                approved_days=a.approved_days,
-            )
-            for a in authorizations
-        ],
+        authorizations=auth_inputs.facts,
         contract=None
         if contract is None
         else rules.ProviderContractFacts(
@@ -519,11 +657,15 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
         ),
     )
 
+    # Rules that send the claim to a person (decision 0025): a claim some line of which the
+    # plan would pay waits, moving nothing, until POST /claims/{id}/decision.
+    review_steps = _review_steps(review, result) if review is not None else []
+    pended_reason: str | None = review_steps[0]["code"] if review_steps else None
+
     # ASO funding: the policy row is the last lock.
     paid = result.totals.paid
     aso_drawn = buffer_drawn = ZERO
-    pended_reason: str | None = None
-    if policy.funding_type == "aso" and paid > 0:
+    if policy.funding_type == "aso" and paid > 0 and pended_reason is None:
         funds = (
             await session.execute(
                 select(Policy.aso_fund_balance, Policy.buffer_fund_balance)
@@ -546,9 +688,10 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
                 )
             )
 
-    status = "pended" if pended_reason else _claim_status(result)
+    status = transitions.PENDED if pended_reason else _claim_status(result)
     claim_id = uuid.uuid4()
     claim_number = new_claim_number(day)
+    transitions.check_transition(transitions.SUBMITTED, status, claim_number)
     session.add(
         Claim(
             id=claim_id,
@@ -572,11 +715,24 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
     )
     await session.flush()
     funding = _funding_steps(result, aso_drawn, buffer_drawn)
+    use_steps = preauth.use_steps(
+        result,
+        auth_inputs,
+        {b.benefit_code: b for b in benefits},
+        inner_limit_applicable=coverage.inner_limit_applicable is not False,
+    )
+    funding = [f + u for f, u in zip(funding, use_steps, strict=True)]
     for submitted, line, fund_step in zip(request.lines, result.lines, funding, strict=True):
         item_status: str = line.status
         reason = line.denial_reason
+        pend_steps: list[dict[str, str]] = []
         if pended_reason and line.status != "denied":
             item_status, reason = "pended", pended_reason
+            paid_line = quantize(line.paid_amount)
+            pend_steps = [
+                {**step, "amount_before": str(paid_line), "amount_after": str(paid_line)}
+                for step in review_steps
+            ]
         session.add(
             ClaimItem(
                 claim_id=claim_id,
@@ -603,13 +759,23 @@ async def submit_claim(session: AsyncSession, request: ClaimRequest) -> ClaimOut
                     }
                     for step in line.trace
                 ]
-                + fund_step,
+                + fund_step
+                + pend_steps,
             )
         )
     await session.flush()
+    await preauth.link_claim(
+        session,
+        authorizations,
+        auth_inputs,
+        use_steps,
+        claim_id,
+        named=request.authorization_number is not None,
+    )
 
     if pended_reason is None:
         await _apply_deltas(session, result.deltas, own, benefit_rows)
+    await write_eob(session, claim_id)  # decided claims only (decision 0027)
     return ClaimOutcome(
         claim_id=claim_id,
         claim_number=claim_number,
@@ -718,8 +884,7 @@ def _recorded_funding(items: Sequence[ClaimItem]) -> tuple[Decimal, Decimal]:
 
 # --- void, re-adjudication ----------------------------------------------------------------
 
-VOIDED = "voided"
-NOT_VOIDABLE = ("voided", "cancelled", "paid", "closed")
+VOIDED = transitions.VOIDED
 
 
 @dataclass(frozen=True)
@@ -783,13 +948,10 @@ async def void_claim(
     """Void a claim in the caller's transaction: reverse exactly what it moved (benefit and
     plan-level accumulators, deductible met) and return its ASO draw to the funds it came
     from; status `voided`. Locks: the claim row, then submit_claim's order (accumulator
-    rows, then the policy row). A paid or already voided claim is a Conflict."""
+    rows, then the policy row). A move the transition table refuses (a claim paid, payment
+    pending, closed or already voided) is a 409 `invalid-transition` and changes nothing."""
     claim = await _locked_claim(session, claim_id)
-    if claim.status in NOT_VOIDABLE:
-        raise Conflict(
-            f"Claim {claim.claim_number} is {claim.status} and cannot be voided.",
-            type_="claim-not-voidable",
-        )
+    transitions.check_transition(claim.status, VOIDED, claim.claim_number)
     previous = claim.status
     items = list(
         (
@@ -953,10 +1115,26 @@ async def readjudicate_claim(
             discharge_date=claim.discharge_date,
             created_by=str(user_id),
         ),
+        review_rules=False,
     )
+    await _copy_documents(session, claim.id, replacement.claim_id)
     await _link(session, claim.id, f"re-adjudicated as {replacement.claim_number}")
     await _link(session, replacement.claim_id, f"re-adjudication of {old_number}")
     return ReadjudicationOutcome(voided=voided, replacement=replacement)
+
+
+async def _copy_documents(session: AsyncSession, from_id: uuid.UUID, to_id: uuid.UUID) -> None:
+    """The replacement claim carries the documents of the claim it replaces: new
+    claims.claim_document rows naming the same stored files (decision 0025)."""
+    documents = (
+        await session.scalars(select(ClaimDocument).where(ClaimDocument.claim_id == from_id))
+    ).all()
+    columns = [c.key for c in sa_inspect(ClaimDocument).column_attrs if c.key not in ("id",)]
+    for document in documents:
+        values = {key: getattr(document, key) for key in columns}
+        session.add(ClaimDocument(**{**values, "claim_id": to_id}))
+    if documents:
+        await session.flush()
 
 
 async def _link(session: AsyncSession, claim_id: uuid.UUID, message: str) -> None:
@@ -1082,28 +1260,47 @@ async def decide_pended_claim(
     notes: str,
     user_id: uuid.UUID | str,
 ) -> ReviewOutcome:
-    """Decide a claim pended for manual review (a pended claim none of whose lines waits for
-    funds; submit_claim itself pends only for funds, so such claims are pended by staff).
-    `denied`: the claim and its lines are denied (reason `manual_review`), nothing moves
-    (a pended claim moved nothing). `approved`: the lines are adjudicated again as
-    `readjudicate_claim` does (the result may itself wait for funds)."""
+    """Decide a claim pended for a person: by submit_claim (`review_amount`,
+    `documents_required`) or by staff; not one waiting for funds (those are released by a
+    top-up, 409 `claim-not-in-review`). A claim that is not pended is a 409
+    `invalid-transition`. `denied`: the claim and its lines are denied (reason
+    `manual_review`), nothing moves (a pended claim moved nothing). `approved`: the lines are
+    adjudicated again as `readjudicate_claim` does, without the pend-for-a-person rules (a
+    person decided; the result may still wait for funds); a claim pended for
+    `documents_required` whose documents are still missing is refused (422
+    `documents-missing`, `missing_documents` listing them). Nothing is written on refusal."""
     if decision not in ("approved", "denied"):
         raise _invalid("decision must be approved or denied.", "invalid-decision")
     claim = await _locked_claim(session, claim_id)
+    if claim.status != transitions.PENDED:
+        raise Conflict(
+            f"Claim {claim.claim_number} is {claim.status}: only a pended claim takes a decision.",
+            type_="invalid-transition",
+        )
     items = list(
         (
             await session.scalars(
                 select(ClaimItem)
                 .where(ClaimItem.claim_id == claim.id)
+                .order_by(ClaimItem.created_at, ClaimItem.id)
                 .execution_options(populate_existing=True)
             )
         ).all()
     )
-    if claim.status != "pended" or any(i.denial_reason == AWAITING_FUNDS for i in items):
+    reasons = {i.denial_reason for i in items if i.status == transitions.PENDED}
+    if AWAITING_FUNDS in reasons:
         raise Conflict(
-            f"Claim {claim.claim_number} is not pended for manual review.",
+            f"Claim {claim.claim_number} waits for funds; a top-up releases it.",
             type_="claim-not-in-review",
         )
+    if decision == "approved" and DOCUMENTS_REQUIRED in reasons:
+        missing = await missing_documents(session, claim.id)
+        if missing:
+            raise BusinessRuleError(
+                f"Claim {claim.claim_number} still lacks documents: {', '.join(missing)}.",
+                type_="documents-missing",
+                extra={"missing_documents": missing},
+            )
     who = str(user_id)
     step = {
         "code": "manual_review",
@@ -1116,7 +1313,8 @@ async def decide_pended_claim(
     if decision == "approved":
         await session.flush()
         return ReviewOutcome(claim.id, decision, await readjudicate_claim(session, claim.id, who))
-    claim.status = "denied"
+    transitions.check_transition(claim.status, transitions.DENIED, claim.claim_number)
+    claim.status = transitions.DENIED
     claim.total_approved_amount = claim.total_paid_amount = ZERO
     claim.member_responsibility = claim.total_charged_amount
     claim.updated_by = who
@@ -1127,4 +1325,190 @@ async def decide_pended_claim(
         item.approved_amount = item.paid_amount = ZERO
         item.deductible_amount = item.copay_amount = item.coinsurance_amount = ZERO
     await session.flush()
+    await write_eob(session, claim)  # the denial is a decision (decision 0027)
     return ReviewOutcome(claim.id, decision)
+
+
+# --- appeals, closing and the status history (decision 0025) ------------------------------
+
+APPEAL_STEP = "appeal"
+
+
+@dataclass(frozen=True)
+class TransitionOutcome:
+    """One lifecycle move of a claim; `readjudicated` when it was voided and replaced."""
+
+    claim_id: uuid.UUID
+    claim_number: str
+    previous_status: str
+    status: str
+    readjudicated: ReadjudicationOutcome | None = None
+
+
+async def _items(session: AsyncSession, claim_id: uuid.UUID) -> list[ClaimItem]:
+    return list(
+        (
+            await session.scalars(
+                select(ClaimItem)
+                .where(ClaimItem.claim_id == claim_id)
+                .order_by(ClaimItem.created_at, ClaimItem.id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
+
+
+def _add_step(items: Sequence[ClaimItem], step: dict[str, str]) -> None:
+    """Append `step` to each item's trace, with the item's paid amount before and after."""
+    for item in items:
+        paid = str(item.paid_amount if item.paid_amount is not None else ZERO)
+        item.adjudication_trace = [
+            *(item.adjudication_trace or []),
+            {**step, "amount_before": paid, "amount_after": paid},
+        ]
+
+
+def _move(claim: Claim, target: str, who: str) -> str:
+    """Set the claim's status through the transition table; returns the previous status."""
+    transitions.check_transition(claim.status, target, claim.claim_number)
+    previous = claim.status
+    claim.status = target
+    claim.updated_by = who
+    claim.updated_at = func.now()
+    return previous
+
+
+async def appeal_claim(
+    session: AsyncSession, claim_id: uuid.UUID, *, reason: str, user_id: uuid.UUID | str
+) -> TransitionOutcome:
+    """Appeal a decided claim (approved, partially approved or denied -> `appealed`). Its
+    lines, amounts and accumulator moves stay as they are until the appeal is decided; each
+    line's trace gets an `appeal` step holding the status to return to if it is rejected."""
+    claim = await _locked_claim(session, claim_id)
+    transitions.check_transition(claim.status, transitions.APPEALED, claim.claim_number)
+    who = str(user_id)
+    items = await _items(session, claim.id)
+    _add_step(
+        items,
+        {
+            "code": APPEAL_STEP,
+            "message": f"appealed by {who}: {reason}",
+            "previous_status": claim.status,
+        },
+    )
+    previous = _move(claim, transitions.APPEALED, who)
+    await session.flush()
+    return TransitionOutcome(claim.id, claim.claim_number, previous, claim.status)
+
+
+def _status_before_appeal(items: Sequence[ClaimItem]) -> str:
+    """The decided status an appealed claim had: its latest `appeal` step, else the one its
+    lines give (an appeal does not touch them)."""
+    for item in items:
+        for step in reversed(item.adjudication_trace or []):
+            if step.get("code") == APPEAL_STEP and step.get("previous_status") in (
+                transitions.DECIDED
+            ):
+                return step["previous_status"]
+    statuses = {i.status for i in items}
+    if statuses == {"denied"}:
+        return transitions.DENIED
+    if statuses == {"approved"}:
+        return transitions.APPROVED
+    return transitions.PARTIALLY_APPROVED
+
+
+async def decide_appeal(
+    session: AsyncSession,
+    claim_id: uuid.UUID,
+    decision: str,
+    notes: str,
+    user_id: uuid.UUID | str,
+) -> TransitionOutcome:
+    """Decide an appealed claim. `upheld`: re-adjudicated (`readjudicate_claim`: the claim is
+    voided, its moves reversed exactly, and its lines adjudicated again as a new claim that
+    links back, without the pend-for-a-person rules). `rejected`: the claim returns to the
+    decided status it had before the appeal; nothing moves. A claim that is not appealed is
+    a 409 `invalid-transition`."""
+    if decision not in ("upheld", "rejected"):
+        raise _invalid("decision must be upheld or rejected.", "invalid-decision")
+    claim = await _locked_claim(session, claim_id)
+    if claim.status != transitions.APPEALED:
+        raise Conflict(
+            f"Claim {claim.claim_number} is {claim.status}: only an appealed claim takes an "
+            "appeal decision.",
+            type_="invalid-transition",
+        )
+    who = str(user_id)
+    items = await _items(session, claim.id)
+    _add_step(items, {"code": "appeal_decision", "message": f"{decision} by {who}: {notes}"})
+    if decision == "upheld":
+        await session.flush()
+        outcome = await readjudicate_claim(session, claim.id, who)
+        return TransitionOutcome(
+            claim.id, claim.claim_number, transitions.APPEALED, transitions.VOIDED, outcome
+        )
+    previous = _move(claim, _status_before_appeal(items), who)
+    await session.flush()
+    return TransitionOutcome(claim.id, claim.claim_number, previous, claim.status)
+
+
+async def close_claim(
+    session: AsyncSession, claim_id: uuid.UUID, user_id: uuid.UUID | str
+) -> TransitionOutcome:
+    """Close a claim that is finished: paid or denied -> `closed` (terminal); nothing moves."""
+    claim = await _locked_claim(session, claim_id)
+    previous = _move(claim, transitions.CLOSED, str(user_id))
+    await session.flush()
+    return TransitionOutcome(claim.id, claim.claim_number, previous, claim.status)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One status change of a claim as the audit trigger recorded it (the first one is the
+    submission: no previous status)."""
+
+    changed_at: datetime
+    operation: str
+    from_status: str | None
+    to_status: str | None
+    user_id: uuid.UUID | None
+    username: str | None
+    user_role: str | None
+    request_id: uuid.UUID | None
+    updated_by: str | None
+
+
+async def claim_history(session: AsyncSession, claim_id: uuid.UUID) -> list[StatusChange]:
+    """The claim's status changes from audit.audit_log (its INSERT and every UPDATE that
+    changed `status`), oldest first; 404 when there is no such claim."""
+    if await session.scalar(select(Claim.id).where(Claim.id == claim_id)) is None:
+        raise NotFound(f"Claim {claim_id} not found.", type_="claim-not-found")
+    new, old = AuditLog.new_values, AuditLog.old_values
+    rows = await session.execute(
+        select(
+            AuditLog.timestamp,
+            AuditLog.operation,
+            old["status"].astext,
+            new["status"].astext,
+            AuditLog.user_id,
+            User.username,
+            AuditLog.user_role,
+            AuditLog.request_id,
+            new["updated_by"].astext,
+        )
+        .outerjoin(User, User.id == AuditLog.user_id)
+        .where(
+            AuditLog.table_name == "claims.claim",
+            AuditLog.record_id == claim_id,
+            or_(
+                AuditLog.operation == "INSERT",
+                and_(
+                    AuditLog.operation == "UPDATE",
+                    literal("status") == any_(AuditLog.changed_fields),
+                ),
+            ),
+        )
+        .order_by(AuditLog.timestamp, AuditLog.id)
+    )
+    return [StatusChange(*row) for row in rows]

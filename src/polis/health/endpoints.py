@@ -41,7 +41,6 @@ from polis.health.service import member as member_service
 from polis.health.service import plan as plan_service
 from polis.health.service import policy as policy_service
 from polis.health.service import provider as provider_service
-from polis.iam.auth import Principal
 from polis.platform.idempotency import IdempotencyKey
 from polis.platform.pagination import Keyset, Page, PageQuery, paginate
 from polis.platform.schemas import Problem, ValidationProblem
@@ -326,11 +325,20 @@ async def create_member(
 
 @router.get("/members", tags=["health"], response_model=Page[schemas.Member])
 async def list_members(
-    principal: MembersRead, session: DBSession, page: PageQuery
+    principal: MembersRead,
+    session: DBSession,
+    page: PageQuery,
+    active: Annotated[
+        bool | None,
+        Query(
+            description="true: only members member.active_members_view lists (active, with an"
+            " active coverage holding today's date); false: only the others"
+        ),
+    ] = None,
 ) -> Page[schemas.Member]:
     """List members by member_number, one cursor page at a time (without coverages)."""
     items, next_cursor = await paginate(
-        session, member_service.statement(), _MEMBERS_BY_NUMBER, page
+        session, member_service.statement(active), _MEMBERS_BY_NUMBER, page
     )
     return Page[schemas.Member](
         items=[schemas.Member.model_validate(m) for m in items], next_cursor=next_cursor
@@ -393,7 +401,11 @@ ClaimStatus = Literal[
     "approved",
     "partially_approved",
     "denied",
+    "payment_pending",
     "paid",
+    "closed",
+    "appealed",
+    "voided",
     "cancelled",
 ]
 FilterCode = Annotated[str | None, Query(min_length=1, max_length=50)]
@@ -421,7 +433,8 @@ def _claim_detail(view: ClaimView) -> schemas.ClaimDetail:
     )
 
 
-def _claim_request(body: schemas.ClaimCreate, principal: Principal) -> ClaimRequest:
+def claim_request(body: schemas.ClaimCreate, created_by: str | None) -> ClaimRequest:
+    """The engine's request for a validated body (the API and `polis health adjudicate`)."""
     return ClaimRequest(
         member_number=body.member_number,
         provider_code=body.provider_code,
@@ -430,7 +443,8 @@ def _claim_request(body: schemas.ClaimCreate, principal: Principal) -> ClaimRequ
         service_date=body.service_date,
         admission_date=body.admission_date,
         discharge_date=body.discharge_date,
-        created_by=str(principal.user_id),
+        authorization_number=body.authorization_number,
+        created_by=created_by,
         lines=[
             ClaimLineRequest(
                 benefit_code=item.benefit_code,
@@ -458,12 +472,12 @@ async def create_claim(
 ) -> Response:
     """Submit a claim and adjudicate it synchronously: the claim, its lines with their
     traces, the accumulators and (ASO) the fund move together or not at all."""
-    outcome = await submit_claim(session, _claim_request(body, principal))
+    outcome = await submit_claim(session, claim_request(body, str(principal.user_id)))
     view = await claim_service.get(session, outcome.claim_id)
     return await idem.respond(session, _claim_detail(view), status_code=201)
 
 
-@router.get("/claims", tags=["health"], response_model=Page[schemas.Claim])
+@router.get("/claims", tags=["health"], response_model=Page[schemas.ClaimListItem])
 async def list_claims(
     principal: ClaimsRead,
     session: DBSession,
@@ -473,8 +487,9 @@ async def list_claims(
     provider_code: FilterCode = None,
     service_date_from: date | None = None,
     service_date_to: date | None = None,
-) -> Page[schemas.Claim]:
-    """List claims, newest submission first, one cursor page at a time (without lines)."""
+) -> Page[schemas.ClaimListItem]:
+    """List claims, newest submission first, one cursor page at a time (without lines),
+    read from claims.claim_summary_view: each with its member's and provider's names."""
     where = ClaimFilter(
         status=status,
         member_number=member_number,
@@ -485,8 +500,10 @@ async def list_claims(
     items, next_cursor = await paginate(
         session, claim_service.statement(where), _CLAIMS_NEWEST_FIRST, page
     )
-    views = await claim_service.views(session, items)
-    return Page[schemas.Claim](items=[_claim(v) for v in views], next_cursor=next_cursor)
+    return Page[schemas.ClaimListItem](
+        items=[schemas.ClaimListItem.model_validate(dict(row._mapping)) for row in items],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get(

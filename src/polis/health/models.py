@@ -285,10 +285,11 @@ class Authorization(Base):
     __table_args__ = (
         _in("status", AUTHORIZATION_STATUSES),
         CheckConstraint("valid_to >= valid_from", name="valid_period"),
-        *_nonnegative("approved_amount", "approved_days"),
+        *_nonnegative("approved_amount", "approved_days", "requested_amount", "requested_days"),
         Index("ix_authorization_claim_id", "claim_id"),
         Index("ix_authorization_member_id", "member_id"),
         Index("ix_authorization_provider_id", "provider_id"),
+        Index("ix_authorization_status_valid_to", "status", "valid_to"),
         {"schema": "claims", "comment": "Pre-authorisations: approved amount and days, validity"},
     )
 
@@ -305,6 +306,12 @@ class Authorization(Base):
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(30), server_default=text("'pending'"))
+    requested_amount: Mapped[Decimal | None] = mapped_column(
+        MONEY, comment="Amount the provider asked to be guaranteed (IDR)"
+    )
+    requested_days: Mapped[int | None] = mapped_column(
+        Integer, comment="Inpatient days the provider asked for"
+    )
     approved_amount: Mapped[Decimal | None] = mapped_column(
         MONEY, comment="Cap on the allowed amount"
     )
@@ -705,6 +712,13 @@ class Payment(Base):
         CheckConstraint("payment_amount > 0", name="payment_amount_positive"),
         Index("ix_payment_claim_id", "claim_id"),
         Index("ix_payment_payee_type_payee_id", "payee_type", "payee_id"),
+        # At most one open payment per claim (migration 0010, decision 0028).
+        Index(
+            "uq_payment_claim_open",
+            "claim_id",
+            unique=True,
+            postgresql_where=text("payment_status NOT IN ('failed', 'cancelled', 'reversed')"),
+        ),
         {"schema": "billing", "comment": "Claim payments to providers and members"},
     )
 

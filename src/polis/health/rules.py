@@ -395,33 +395,52 @@ class _Running:
 # --- the engine ---------------------------------------------------------------------------
 
 
-def _eligibility(
-    claim: ClaimFacts, coverage: CoverageFacts, contract: ProviderContractFacts | None
-) -> None:
-    day = claim.service_date
+def eligibility_reasons(
+    day: date,
+    coverage: CoverageFacts,
+    *,
+    claim_type: ClaimType | None = None,
+    contract: ProviderContractFacts | None = None,
+) -> list[tuple[str, str]]:
+    """Every (reason code, message) for which the eligibility step (step 1) denies a claim
+    on `day`, in the order the engine checks them: it denies a line with the first. Empty
+    means eligible. Without `claim_type` only the member, coverage and policy are checked;
+    with it, the provider contract too (`contract` None: no contract for that day)."""
+    reasons: list[tuple[str, str]] = []
     if coverage.member_status != "active":
-        raise _Denied(MEMBER_INACTIVE, f"member status is {coverage.member_status}")
+        reasons.append((MEMBER_INACTIVE, f"member status is {coverage.member_status}"))
     if coverage.coverage_status != "active":
-        raise _Denied(COVERAGE_INACTIVE, f"coverage status is {coverage.coverage_status}")
+        reasons.append((COVERAGE_INACTIVE, f"coverage status is {coverage.coverage_status}"))
     if day < coverage.coverage_start_date or (
         coverage.coverage_end_date is not None and day > coverage.coverage_end_date
     ):
-        raise _Denied(COVERAGE_INACTIVE, f"no coverage on {day.isoformat()}")
+        reasons.append((COVERAGE_INACTIVE, f"no coverage on {day.isoformat()}"))
     if coverage.policy_status != "active":
-        raise _Denied(POLICY_INACTIVE, f"policy status is {coverage.policy_status}")
+        reasons.append((POLICY_INACTIVE, f"policy status is {coverage.policy_status}"))
+    if claim_type is None:
+        return reasons
     if contract is None:
-        if claim.claim_type == "cashless":
-            raise _Denied(NO_PROVIDER_CONTRACT, "cashless claim without a provider contract")
-        return
+        if claim_type == "cashless":
+            reasons.append((NO_PROVIDER_CONTRACT, "cashless claim without a provider contract"))
+        return reasons
     if contract.status != "active" or not (contract.effective_date <= day <= contract.expiry_date):
-        raise _Denied(CONTRACT_INACTIVE, f"provider contract not active on {day.isoformat()}")
+        reasons.append((CONTRACT_INACTIVE, f"provider contract not active on {day.isoformat()}"))
     enabled = (
-        contract.cashless_enabled
-        if claim.claim_type == "cashless"
-        else contract.reimbursement_enabled
+        contract.cashless_enabled if claim_type == "cashless" else contract.reimbursement_enabled
     )
     if not enabled:
-        raise _Denied(CLAIM_TYPE_NOT_ALLOWED, f"contract does not allow {claim.claim_type}")
+        reasons.append((CLAIM_TYPE_NOT_ALLOWED, f"contract does not allow {claim_type}"))
+    return reasons
+
+
+def _eligibility(
+    claim: ClaimFacts, coverage: CoverageFacts, contract: ProviderContractFacts | None
+) -> None:
+    reasons = eligibility_reasons(
+        claim.service_date, coverage, claim_type=claim.claim_type, contract=contract
+    )
+    if reasons:
+        raise _Denied(*reasons[0])
 
 
 def _benefit(

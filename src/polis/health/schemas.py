@@ -678,6 +678,14 @@ class Claim(Schema):
     submission_date: datetime
 
 
+class ClaimListItem(Claim):
+    """A claim in the list, read from claims.claim_summary_view: with the member's name and
+    the provider's name."""
+
+    member_name: str = Field(examples=["Siti Rahma"])
+    provider_name: str = Field(examples=["RS Medika Jakarta"])
+
+
 class ClaimDetail(Claim):
     """A claim with its adjudicated lines and their traces."""
 

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import Select, and_, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ from polis.health.models import (
     Provider,
     ProviderContract,
 )
+from polis.health.views import active_members_view, claim_summary_view
 from polis.platform.crypto import get_keyring
 from polis.platform.errors import UNIQUE_VIOLATION, BusinessRuleError, Conflict, NotFound, pg_error
 
@@ -415,9 +416,15 @@ class MemberService:
     dependant's coverage is therefore accepted only on a policy that already covers an
     active employee."""
 
-    def statement(self) -> Select[Member]:
-        """select(Member), for the list endpoint's pagination."""
-        return select(Member)
+    def statement(self, active: bool | None = None) -> Select[Member]:
+        """select(Member), for the list endpoint's pagination. `active` True: only members
+        the seed's member.active_members_view lists (active, with an active coverage holding
+        CURRENT_DATE); False: only the others; None: all."""
+        stmt = select(Member)
+        if active is not None:
+            listed = Member.id.in_(select(active_members_view.c.id))
+            stmt = stmt.where(listed if active else ~listed)
+        return stmt
 
     async def get(self, session: AsyncSession, member_number: str) -> MemberView:
         """The member and their coverages (by start date); NotFound otherwise."""
@@ -633,26 +640,46 @@ class ClaimService:
     """Reads of adjudicated claims (submission is polis.health.adjudication.submit_claim)."""
 
     def statement(self, where: ClaimFilter) -> Select[Any]:
-        """The claims matching the filter (to be paged)."""
-        stmt = select(Claim)
+        """The claims matching the filter (to be paged), as rows read from the seed's
+        claims.claim_summary_view (member_number, member_name, provider_name, totals) joined
+        to the claim for the columns the view leaves out and to the provider for its code.
+        Row keys are the list schema's field names; `id` and `submission_date` are the
+        keyset's columns (Claim.id, Claim.submission_date)."""
+        v = claim_summary_view
+        stmt = (
+            select(
+                Claim.id,
+                v.c.claim_number,
+                v.c.member_number,
+                v.c.member_name,
+                Provider.provider_code,
+                v.c.provider_name,
+                Claim.claim_type,
+                Claim.service_type,
+                v.c.service_date,
+                Claim.admission_date,
+                Claim.discharge_date,
+                v.c.status,
+                v.c.total_charged_amount,
+                v.c.total_approved_amount,
+                v.c.total_paid_amount,
+                Claim.member_responsibility,
+                Claim.submission_date,
+            )
+            .select_from(v)
+            .join(Claim, and_(Claim.id == v.c.id, Claim.service_date == v.c.service_date))
+            .join(Provider, Provider.id == Claim.provider_id)
+        )
         if where.status is not None:
-            stmt = stmt.where(Claim.status == where.status)
+            stmt = stmt.where(v.c.status == where.status)
         if where.member_number is not None:
-            stmt = stmt.where(
-                Claim.member_id.in_(
-                    select(Member.id).where(Member.member_number == where.member_number)
-                )
-            )
+            stmt = stmt.where(v.c.member_number == where.member_number)
         if where.provider_code is not None:
-            stmt = stmt.where(
-                Claim.provider_id.in_(
-                    select(Provider.id).where(Provider.provider_code == where.provider_code)
-                )
-            )
+            stmt = stmt.where(Provider.provider_code == where.provider_code)
         if where.service_date_from is not None:
-            stmt = stmt.where(Claim.service_date >= where.service_date_from)
+            stmt = stmt.where(v.c.service_date >= where.service_date_from)
         if where.service_date_to is not None:
-            stmt = stmt.where(Claim.service_date <= where.service_date_to)
+            stmt = stmt.where(v.c.service_date <= where.service_date_to)
         return stmt
 
     async def views(self, session: AsyncSession, claims: Sequence[Claim]) -> list[ClaimView]:
