@@ -29,6 +29,6 @@ def load_all_models() -> MetaData:
     import polis
 
     for mod in pkgutil.walk_packages(polis.__path__, "polis."):
-        if mod.name.endswith(".models"):
+        if mod.name.endswith((".models", "_models")):  # e.g. polis.motor.rating_models
             importlib.import_module(mod.name)
     return Base.metadata
