@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -224,12 +225,18 @@ class ClaimItem(Base):
             "coinsurance_amount",
             "copay_amount",
         ),
+        CheckConstraint("line_number > 0", name="line_number_positive"),
         Index("ix_claim_item_claim_id", "claim_id"),
+        Index("uq_claim_item_claim_line", "claim_id", "line_number", unique=True),
         {"schema": "claims", "comment": "Claim lines with charged and adjudicated amounts"},
     )
 
     id: Mapped[uuid.UUID] = _id()
     claim_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("claims.claim_registry.claim_id"))
+    line_number: Mapped[int | None] = mapped_column(
+        SmallInteger,
+        comment="Position of the line in the submitted claim, from 1: the order lines are read in",
+    )
     benefit_code: Mapped[str] = mapped_column(String(50), comment="benefit.plan_benefit code")
     service_code: Mapped[str | None] = mapped_column(String(50))
     diagnosis_code: Mapped[str | None] = mapped_column(String(20), comment="ICD-10 code")
