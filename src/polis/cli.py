@@ -200,6 +200,8 @@ def _register_optional() -> None:
         ("polis.iam.cli", "app", "users"),
         ("polis.reference.cli", "app", "reference"),
         ("polis.health.cli", "app", "health"),
+        ("polis.motor.cli", "app", "motor"),
+        ("polis.integrations.cli", "app", "sandbox"),
     ):
         try:
             sub = getattr(importlib.import_module(module), attr)

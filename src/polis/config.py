@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     documents_dir: Path | None = Field(default=None, description="unset = <var_dir>/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Upload limit")
 
+    # Department of Land Transport check (polis.integrations.dlt, decision 0046); the default
+    # is our sandbox (`polis sandbox dlt`), whose key is the development default below.
+    dlt_base_url: str = Field(default="http://127.0.0.1:8090", description="DLT API root")
+    dlt_api_key: str = Field(default="polis-dlt-sandbox-key", description="X-API-Key sent")
+    dlt_timeout_seconds: float = Field(default=5.0, gt=0, description="Per HTTP attempt")
+    dlt_retries: int = Field(default=2, ge=0, description="Retries after the first attempt")
+    dlt_breaker_failures: int = Field(default=5, ge=1, description="Failures that open it")
+    dlt_breaker_reset_seconds: float = Field(default=30.0, gt=0, description="Open period")
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

@@ -843,5 +843,10 @@ def demo(
             table.add_row(*row)
         console.print(table)
         if serve:
+            from polis.config import get_settings
+            from polis.integrations.dlt_sandbox import start_for_demo
+
+            dlt = get_settings()
+            console.print(start_for_demo(dlt.dlt_base_url, dlt.dlt_api_key)[0])
             console.print(f"Polis on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
             run_server(url, host, port)

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from polis.motor import customer_endpoints, quote_endpoints, vehicle_endpoints
+from polis.motor import (
+    customer_endpoints,
+    dlt_endpoints,
+    payment_endpoints,
+    policy_endpoints,
+    quote_endpoints,
+    vehicle_endpoints,
+)
 
 router = APIRouter(prefix="/motor")
 
-for _module in (customer_endpoints, vehicle_endpoints, quote_endpoints):
+for _module in (
+    customer_endpoints,
+    vehicle_endpoints,
+    quote_endpoints,
+    dlt_endpoints,
+    policy_endpoints,
+    payment_endpoints,
+):
     router.include_router(_module.router)

@@ -1,0 +1,338 @@
+"""Motor policies: bind a quote, read and list, cancel with a short-rate refund, and the
+daily jobs that suspend overdue and expire ended policies (decision 0039). Services only
+flush; the request's unit of work (or the job's transaction) commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from polis.iam.models import User
+from polis.motor import payments, policy_rules
+from polis.motor.models import Customer, CustomerVehicle, MotorPayment, MotorPolicy
+from polis.motor.payments import PolicyTransitionRefused, set_status
+from polis.motor.policy_schemas import PolicyBind, PolicyCancel
+from polis.motor.quotes import today_bangkok
+from polis.motor.rating_models import Quote
+from polis.platform.errors import BusinessRuleError, Conflict, NotFound
+from polis.platform.pagination import Keyset, PageParams, paginate
+from polis.reference.service import get_config
+
+POLICIES_NEWEST_FIRST = Keyset(
+    "motor_policies_created", MotorPolicy.created_at, MotorPolicy.id, descending=True
+)
+
+
+class InvalidPolicyRequest(BusinessRuleError):
+    """The request cannot be applied, field by field (422)."""
+
+    type_ = "invalid-policy-request"
+    title = "Invalid Policy Request"
+
+    def __init__(self, field: str, message: str, kind: str) -> None:
+        super().__init__(
+            message,
+            extra={"errors": [{"field": f"body.{field}", "message": message, "type": kind}]},
+        )
+
+
+class QuoteNotBindable(Conflict):
+    """The quote is bound, withdrawn or expired."""
+
+    type_ = "quote-not-bindable"
+    title = "Quote Not Bindable"
+
+
+class VehicleAlreadyCovered(Conflict):
+    """Another DRAFT, ACTIVE or SUSPENDED policy covers the vehicle in the period."""
+
+    type_ = "vehicle-already-covered"
+    title = "Vehicle Already Covered"
+
+
+async def _next_number(session: AsyncSession, today: date) -> str:
+    seq = int(await session.scalar(text("SELECT nextval('motor.policy_number_seq')")) or 0)
+    return policy_rules.policy_number(today.year, seq)
+
+
+def _coverage(quote: Quote) -> dict[str, Any]:
+    breakdown = quote.breakdown or {}
+    return {
+        **quote.coverage_details,
+        "quote_number": quote.quote_number,
+        "coverage_option": quote.coverage_option,
+        "vehicle_class": quote.vehicle_class,
+        "sum_insured": None if quote.sum_insured is None else str(quote.sum_insured),
+        "rate_table_version": quote.rate_table_version,
+        "premium_breakdown": {
+            "discounts": breakdown.get("discounts", []),
+            "fees": breakdown.get("fees", []),
+        },
+    }
+
+
+async def bind_quote(
+    session: AsyncSession,
+    body: PolicyBind,
+    *,
+    user_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> tuple[MotorPolicy, list[MotorPayment]]:
+    """A DRAFT policy from a QUOTED, unexpired quote, with its payment schedule; the quote
+    becomes BOUND. 409 when the quote cannot be bound or the vehicle is covered."""
+    now = now or datetime.now(UTC)
+    today = today_bangkok(now)
+    quote = (
+        await session.execute(
+            select(Quote).where(Quote.quote_number == body.quote_number).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if quote is None:
+        raise InvalidPolicyRequest("quote_number", "no such quote", "unknown_reference")
+    if quote.status != "QUOTED":
+        raise QuoteNotBindable(
+            f"Quote {quote.quote_number} is {quote.status}.", extra={"quote_status": quote.status}
+        )
+    if quote.expires_at <= now:
+        raise QuoteNotBindable(
+            f"Quote {quote.quote_number} expired at {quote.expires_at.isoformat()}.",
+            extra={"quote_status": "EXPIRED"},
+        )
+    if quote.vehicle_id is None or quote.customer_id is None:
+        raise InvalidPolicyRequest(
+            "quote_number",
+            "the quote names no registered vehicle: quote again with vehicle_id",
+            "quote_without_vehicle",
+        )
+    plan_months = policy_rules.INSTALMENTS[body.payment_plan]
+    if plan_months > quote.policy_period_months:
+        raise InvalidPolicyRequest(
+            "payment_plan",
+            f"{body.payment_plan} needs a term of at least {plan_months} months",
+            "plan_longer_than_term",
+        )
+    if body.agent_id is not None and await session.get(User, body.agent_id) is None:
+        raise InvalidPolicyRequest("agent_id", "no such user", "unknown_reference")
+    # Serialise binds per vehicle: the row lock makes check-then-insert safe.
+    vehicle = (
+        await session.execute(
+            select(CustomerVehicle)
+            .where(CustomerVehicle.id == quote.vehicle_id, CustomerVehicle.deleted_at.is_(None))
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    customer = await session.scalar(
+        select(Customer.id).where(Customer.id == quote.customer_id, Customer.deleted_at.is_(None))
+    )
+    if vehicle is None or customer is None:
+        raise InvalidPolicyRequest(
+            "quote_number", "the quote's customer or vehicle was deleted", "deleted_reference"
+        )
+    clash = (
+        await session.execute(
+            select(MotorPolicy.policy_number, MotorPolicy.status).where(
+                MotorPolicy.vehicle_id == quote.vehicle_id,
+                MotorPolicy.deleted_at.is_(None),
+                MotorPolicy.status.in_(policy_rules.LIVE_STATUSES),
+                MotorPolicy.start_date < quote.end_date,
+                MotorPolicy.end_date > quote.start_date,
+            )
+        )
+    ).first()
+    if clash is not None:
+        raise VehicleAlreadyCovered(
+            f"Policy {clash[0]} ({clash[1]}) already covers this vehicle in the period.",
+            extra={"policy_number": clash[0], "status": clash[1]},
+        )
+
+    policy = MotorPolicy(
+        policy_number=await _next_number(session, today),
+        customer_id=quote.customer_id,
+        vehicle_id=quote.vehicle_id,
+        agent_id=body.agent_id,
+        policy_type=quote.policy_type,
+        coverage_details=_coverage(quote),
+        base_premium=quote.base_premium,
+        discounts=quote.discounts,
+        fees=quote.fees,
+        total_premium=quote.total_premium,
+        start_date=quote.start_date,
+        end_date=quote.end_date,
+        policy_period_months=quote.policy_period_months,
+        status="DRAFT",
+        no_claim_discount=quote.no_claim_discount,
+        auto_renewal=body.auto_renewal,
+        renewal_count=0,
+        payment_plan=body.payment_plan,
+        payment_frequency=policy_rules.FREQUENCY[body.payment_plan],
+        created_by=user_id,
+        updated_by=user_id,
+        version=0,
+    )
+    session.add(policy)
+    await session.flush()
+    payments.add_schedule(
+        session,
+        policy,
+        method=body.payment_method,
+        channel=body.payment_channel,
+        user_id=user_id,
+    )
+    quote.status = "BOUND"
+    quote.policy_id = policy.id
+    quote.updated_by = user_id
+    quote.version = (quote.version or 0) + 1
+    await session.flush()
+    await session.refresh(policy)
+    return policy, await payments.policy_payments(session, policy.id)
+
+
+async def get_policy(
+    session: AsyncSession, policy_number: str, *, lock: bool = False
+) -> MotorPolicy:
+    """The live policy with this number; NotFound when there is none."""
+    stmt = select(MotorPolicy).where(
+        MotorPolicy.policy_number == policy_number, MotorPolicy.deleted_at.is_(None)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    policy = (await session.execute(stmt)).scalar_one_or_none()
+    if policy is None:
+        raise NotFound(f"Policy {policy_number} does not exist.")
+    return policy
+
+
+async def list_policies(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    customer_id: uuid.UUID | None = None,
+    vehicle_id: uuid.UUID | None = None,
+    status: str | None = None,
+) -> tuple[list[MotorPolicy], str | None]:
+    """Live policies, newest first (keyset), filtered."""
+    stmt = select(MotorPolicy).where(MotorPolicy.deleted_at.is_(None))
+    if customer_id is not None:
+        stmt = stmt.where(MotorPolicy.customer_id == customer_id)
+    if vehicle_id is not None:
+        stmt = stmt.where(MotorPolicy.vehicle_id == vehicle_id)
+    if status is not None:
+        stmt = stmt.where(MotorPolicy.status == status)
+    return await paginate(session, stmt, POLICIES_NEWEST_FIRST, params)
+
+
+async def cancel_policy(
+    session: AsyncSession,
+    policy_number: str,
+    body: PolicyCancel,
+    *,
+    user_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> tuple[MotorPolicy, policy_rules.Refund, MotorPayment | None]:
+    """Cancel from `effective_date`: unpaid instalments CANCELLED, and what was paid beyond
+    the earned premium (short-rate scale) becomes a PENDING OUTGOING REFUND payment."""
+    now = now or datetime.now(UTC)
+    policy = await get_policy(session, policy_number, lock=True)
+    current = policy.status or "ACTIVE"
+    if not policy_rules.can_transition(current, "CANCELLED"):
+        raise PolicyTransitionRefused(policy.policy_number, current, "CANCELLED")
+    if body.effective_date >= policy.end_date:
+        raise InvalidPolicyRequest(
+            "effective_date",
+            f"effective_date must be before the end date {policy.end_date}",
+            "after_end",
+        )
+    paid, method = await payments.paid_total(session, policy.id)
+    refund = policy_rules.cancellation_refund(
+        total_premium=policy.total_premium,
+        paid=paid,
+        start=policy.start_date,
+        end=policy.end_date,
+        effective=body.effective_date,
+        period_months=policy.policy_period_months,
+    )
+    set_status(policy, "CANCELLED", user_id)
+    await payments.cancel_pending(session, policy.id, user_id)
+    row = None
+    if refund.amount > 0:
+        row = payments.refund_row(
+            policy, refund.amount, method or "BANK_TRANSFER", today_bangkok(now), user_id
+        )
+        session.add(row)
+        await session.flush()
+    record = {k: str(v) for k, v in asdict(refund).items()}
+    policy.coverage_details = {
+        **policy.coverage_details,
+        "cancellation": {
+            "reason": body.reason,
+            "effective_date": body.effective_date.isoformat(),
+            "cancelled_at": now.isoformat(),
+            "cancelled_by": None if user_id is None else str(user_id),
+            "refund": record,
+            "short_rate_table": policy_rules.short_rate_table().name,
+            "refund_payment_id": None if row is None else str(row.id),
+        },
+    }
+    await session.flush()
+    await session.refresh(policy)
+    return policy, refund, row
+
+
+async def suspend_overdue(session: AsyncSession, today: date) -> list[str]:
+    """ACTIVE policies with an instalment unpaid past POLICY_GRACE_PERIOD_DAYS become
+    SUSPENDED; the numbers suspended (a second run the same day finds none)."""
+    grace = int(await get_config(session, payments.GRACE_KEY))
+    candidates = (
+        await session.execute(
+            select(MotorPolicy)
+            .where(
+                MotorPolicy.status == "ACTIVE",
+                MotorPolicy.deleted_at.is_(None),
+                MotorPolicy.id.in_(
+                    select(MotorPayment.policy_id).where(
+                        MotorPayment.payment_direction == "INCOMING",
+                        MotorPayment.payment_type.in_(payments.PREMIUM_TYPES),
+                        MotorPayment.payment_status == "PENDING",
+                        MotorPayment.due_date < today - timedelta(days=grace),
+                    )
+                ),
+            )
+            .order_by(MotorPolicy.id)
+            .with_for_update(skip_locked=True)
+        )
+    ).scalars()
+    done = []
+    for policy in candidates:
+        if await payments.overdue_instalments(session, policy.id, today, grace):
+            set_status(policy, "SUSPENDED", None)
+            done.append(policy.policy_number)
+    await session.flush()
+    return done
+
+
+async def expire_policies(session: AsyncSession, today: date) -> list[str]:
+    """ACTIVE and SUSPENDED policies whose end date has come (cover runs [start, end))
+    become EXPIRED; the numbers expired (a second run finds none)."""
+    rows = (
+        await session.execute(
+            select(MotorPolicy)
+            .where(
+                MotorPolicy.status.in_(("ACTIVE", "SUSPENDED")),
+                MotorPolicy.deleted_at.is_(None),
+                MotorPolicy.end_date <= today,
+            )
+            .order_by(MotorPolicy.id)
+            .with_for_update(skip_locked=True)
+        )
+    ).scalars()
+    done = []
+    for policy in rows:
+        set_status(policy, "EXPIRED", None)
+        done.append(policy.policy_number)
+    await session.flush()
+    return done
