@@ -147,6 +147,9 @@ def serve(
     host: str = typer.Option(None, help="Listen address (default 127.0.0.1)"),
     port: int = typer.Option(None, help="Port (default 8000)"),
     migrate_first: bool = typer.Option(True, "--migrate/--no-migrate"),
+    workers: int = typer.Option(
+        1, min=1, help="uvicorn worker processes (e.g. one per CPU core; decision 0038)"
+    ),
 ) -> None:
     """Run the API server (migrating first)."""
     from polis.db import migrate
@@ -155,15 +158,16 @@ def serve(
     with database() as url:
         if migrate_first:
             migrate.upgrade(url)
-        run_server(url, host or settings.host, port or settings.port)
+        run_server(url, host or settings.host, port or settings.port, workers=workers)
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def run_server(url: str, host: str, port: int) -> None:
-    """Serve the app with uvicorn on host:port against the database at url."""
+def run_server(url: str, host: str, port: int, *, workers: int = 1) -> None:
+    """Serve the app with uvicorn on host:port against the database at url; `workers` > 1
+    runs that many processes (uvicorn's supervisor; each has its own connection pool)."""
     import os
     import signal
     import socket
@@ -189,6 +193,7 @@ def run_server(url: str, host: str, port: int) -> None:
         log_level="warning",
         access_log=False,  # polis.platform.logging writes one structured line per request
         timeout_graceful_shutdown=10,
+        workers=workers,
     )
 
 

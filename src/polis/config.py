@@ -56,6 +56,23 @@ class Settings(BaseSettings):
     dlt_breaker_failures: int = Field(default=5, ge=1, description="Failures that open it")
     dlt_breaker_reset_seconds: float = Field(default=30.0, gt=0, description="Open period")
 
+    # Payment gateway (polis.integrations.gateway, decision 0048); the defaults are our sandbox
+    # (`polis sandbox gateway`) and its development key and webhook secret.
+    payment_gateway_base_url: str = Field(default="http://127.0.0.1:8091", description="API root")
+    payment_gateway_api_key: str = Field(default="polis-gateway-sandbox-key")
+    payment_gateway_webhook_secret: str = Field(
+        default="polis-gateway-sandbox-webhook-secret", description="HMAC key of callbacks"
+    )
+    payment_gateway_webhook_url: str = Field(
+        default="http://127.0.0.1:8000/api/v1/motor/payments/gateway/callback",
+        description="Where the sandbox sends callbacks",
+    )
+    payment_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
+    payment_gateway_retries: int = Field(default=2, ge=0)
+    payment_gateway_callback_tolerance_seconds: int = Field(
+        default=300, gt=0, description="Callback timestamp window (replays)"
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

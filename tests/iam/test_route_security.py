@@ -14,7 +14,12 @@ from httpx import AsyncClient
 
 from polis.iam.permissions import PERMISSIONS
 
-PUBLIC = {("post", "/api/v1/auth/login")}
+PUBLIC = {
+    ("post", "/api/v1/auth/login"),
+    # The payment gateway's webhook: authenticated by its HMAC signature, not a token
+    # (decision 0048); an unsigned call is a 401 like any anonymous call.
+    ("post", "/api/v1/motor/payments/gateway/callback"),
+}
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 

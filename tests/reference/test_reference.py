@@ -340,11 +340,19 @@ async def test_default_configurations_are_the_seeds(
     ).all()
     seed_keys = {row[0] for row in seed}
     assert sorted(tuple(r) for r in rows if r[0] in seed_keys) == sorted(seed)
-    # Our own settings, added by later migrations (decisions 0018 and 0036), and nothing else.
+    # Our own settings, added by later migrations (decisions 0018, 0036, 0039, 0049), and
+    # nothing else.
     assert {r[0] for r in rows if r[0] not in seed_keys} == {
         "HEALTH_CLAIM_REVIEW_AMOUNT",
         "HEALTH_REIMBURSEMENT_DOCUMENTS",
         "MOTOR_QUOTE_VALIDITY_DAYS",
+        "MOTOR_PROMPTPAY_BILLER_ID",
+        "MOTOR_INSURER_NAME_TH",
+        "MOTOR_INSURER_NAME_EN",
+        "MOTOR_INSURER_ADDRESS_TH",
+        "MOTOR_INSURER_ADDRESS_EN",
+        "MOTOR_INSURER_TAX_ID",
+        "MOTOR_INSURER_BRANCH",
     }
     defaults = (
         await session.execute(

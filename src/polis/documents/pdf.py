@@ -9,6 +9,9 @@
 Pages are A4 portrait, millimetres, 15 mm margins, page numbers in the footer. Text uses
 the built-in Helvetica (Latin-1; other characters are transliterated where Unicode allows,
 else replaced by '?'), or a TrueType font passed as `font_path` (needed for Thai script).
+Thai documents pass the vendored Sarabun (`SARABUN_REGULAR`, `SARABUN_BOLD`) and
+`text_shaping=True`: uharfbuzz then places Thai vowels and tone marks (decision 0049).
+Thai dates are Buddhist era: `long_date(d, "th")` -> `5 มกราคม 2569` (Gregorian + 543).
 
 Amounts are formatted explicitly, without babel: Indonesian `Rp 1.234.567,00`, English
 `IDR 1,234,567.00`; any other currency `<CODE> 1,234.00`. Dates: `10 Maret 2025` /
@@ -31,6 +34,10 @@ from polis.platform.money import quantize
 MARGIN = 15.0
 CORE_FONT = "helvetica"
 UNICODE_FONT = "polis-unicode"
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+SARABUN_REGULAR = FONT_DIR / "Sarabun-Regular.ttf"
+SARABUN_BOLD = FONT_DIR / "Sarabun-Bold.ttf"
+BUDDHIST_ERA_OFFSET = 543
 
 MONTHS = {
     "en": (
@@ -41,8 +48,16 @@ MONTHS = {
         "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli",
         "Agustus", "September", "Oktober", "November", "Desember",
     ),
+    "th": (
+        "มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม",
+        "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม",
+    ),
 }  # fmt: skip
-_PAGE = {"en": "Page {page} of {pages}", "id": "Halaman {page} dari {pages}"}
+_PAGE = {
+    "en": "Page {page} of {pages}",
+    "id": "Halaman {page} dari {pages}",
+    "th": "หน้า {page} จาก {pages}",
+}
 
 
 def group_digits(amount: Decimal, *, group: str, decimal: str, places: int = 2) -> str:
@@ -71,11 +86,13 @@ def money(amount: Decimal | None, currency: str = "IDR", lang: str = "en") -> st
 
 
 def long_date(value: date | datetime | None, lang: str = "en") -> str:
-    """`10 Maret 2025` / `10 March 2025`; '-' for None."""
+    """`10 Maret 2025` / `10 March 2025` / `10 มีนาคม 2568` (Thai: Buddhist era); '-' for
+    None."""
     if value is None:
         return "-"
     months = MONTHS.get(lang, MONTHS["en"])
-    return f"{value.day} {months[value.month - 1]} {value.year}"
+    year = value.year + BUDDHIST_ERA_OFFSET if lang == "th" else value.year
+    return f"{value.day} {months[value.month - 1]} {year}"
 
 
 def latin1(text: str) -> str:
@@ -102,6 +119,8 @@ class Document(FPDF):
         lang: str = "en",
         font_path: Path | None = None,
         issuer: str = "Polis",
+        bold_font_path: Path | None = None,
+        text_shaping: bool = False,
     ) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.lang = lang
@@ -111,8 +130,10 @@ class Document(FPDF):
         self.unicode_font = font_path is not None
         if font_path is not None:
             self.add_font(UNICODE_FONT, "", str(font_path))
-            self.add_font(UNICODE_FONT, "B", str(font_path))
+            self.add_font(UNICODE_FONT, "B", str(bold_font_path or font_path))
             self.body_font = UNICODE_FONT
+            if text_shaping:  # uharfbuzz: Thai marks placed, clusters kept
+                self.set_text_shaping(True)
         else:
             self.body_font = CORE_FONT
         self.set_margins(MARGIN, MARGIN, MARGIN)
@@ -163,9 +184,19 @@ def new_document(
     lang: str = "en",
     font_path: Path | None = None,
     issuer: str = "Polis",
+    bold_font_path: Path | None = None,
+    text_shaping: bool = False,
 ) -> Document:
     """A document with its first page added and the body font set."""
-    pdf = Document(title=title, subtitle=subtitle, lang=lang, font_path=font_path, issuer=issuer)
+    pdf = Document(
+        title=title,
+        subtitle=subtitle,
+        lang=lang,
+        font_path=font_path,
+        issuer=issuer,
+        bold_font_path=bold_font_path,
+        text_shaping=text_shaping,
+    )
     pdf.add_page()
     pdf.font(10)
     return pdf

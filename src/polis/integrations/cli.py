@@ -6,12 +6,14 @@ from urllib.parse import urlsplit
 
 import typer
 
-app = typer.Typer(help="Local sandboxes of external services (DLT).", no_args_is_help=True)
+app = typer.Typer(
+    help="Local sandboxes of external services (DLT, payment gateway).", no_args_is_help=True
+)
 
 
 @app.callback()
 def _group() -> None:
-    """Local sandboxes of external services (DLT)."""
+    """Local sandboxes of external services (DLT, payment gateway)."""
 
 
 def default_port() -> int:
@@ -46,6 +48,42 @@ def dlt(
         )
         listen_port = port or default_port()
         typer.echo(f"DLT sandbox on http://{host}:{listen_port}")
+        uvicorn.run(app_, host=host, port=listen_port, log_level="warning", access_log=False)
+
+    run()
+
+
+@app.command("gateway")
+def gateway(
+    host: str = typer.Option("127.0.0.1", help="Listen address"),
+    port: int = typer.Option(
+        None, help="Port (default: the port of PAYMENT_GATEWAY_BASE_URL, else 8091)"
+    ),
+    api_key: str = typer.Option(None, help="Required X-API-Key (default: the settings')"),
+    webhook_url: str = typer.Option(
+        None, help="Callback URL (default: PAYMENT_GATEWAY_WEBHOOK_URL)"
+    ),
+    callbacks: bool = typer.Option(True, help="Send callbacks by themselves (else /send)"),
+) -> None:
+    """Serve the payment-gateway sandbox (cards by test number, PromptPay, signed callbacks)."""
+    from polis.cli import friendly
+
+    @friendly
+    def run() -> None:
+        import uvicorn
+
+        from polis.config import get_settings
+        from polis.integrations.gateway_sandbox import create_gateway_app
+
+        settings = get_settings()
+        app_ = create_gateway_app(
+            api_key or settings.payment_gateway_api_key,
+            settings.payment_gateway_webhook_secret,
+            webhook_url=webhook_url or settings.payment_gateway_webhook_url,
+            auto_callbacks=callbacks,
+        )
+        listen_port = port or urlsplit(settings.payment_gateway_base_url).port or 8091
+        typer.echo(f"Payment-gateway sandbox on http://{host}:{listen_port}")
         uvicorn.run(app_, host=host, port=listen_port, log_level="warning", access_log=False)
 
     run()

@@ -72,3 +72,72 @@ def suspend_overdue_command(on: str | None = _DATE) -> None:
 def expire_policies_command(on: str | None = _DATE) -> None:
     """Expire ACTIVE and SUSPENDED policies whose end date has come (safe to run again)."""
     _command("expire_policies", "expired", on)
+
+
+# --- renewals (decision 0047) ------------------------------------------------------------
+
+
+def _renewal_command(job_name: str, verb: str, on: str | None) -> None:
+    import asyncio
+
+    from polis.cli import database, friendly
+    from polis.motor import renewals
+
+    day = _day(on)
+    job = getattr(renewals, job_name)
+
+    def run() -> None:
+        with database() as url:
+            lines = asyncio.run(_run(url, job, day))
+        typer.echo(f"{verb} {len(lines)} policy(ies) on {day.isoformat()}")
+        for line in lines:
+            typer.echo(line)
+
+    friendly(run)()
+
+
+@app.command("auto-renew")
+def auto_renew_command(on: str | None = _DATE) -> None:
+    """Renew auto_renewal policies ending within 45 days that are not yet renewed (DRAFT
+    renewals with their schedule; safe to run again: a renewed policy is skipped)."""
+    _renewal_command("auto_renew", "renewed", on)
+
+
+@app.command("renewal-notices")
+def renewal_notices_command(on: str | None = _DATE) -> None:
+    """Record the renewal notice (30, 15 or 7 days before expiry) due for each policy whose
+    renewal is not yet paid (safe to run again: a stage is recorded once)."""
+    _renewal_command("renewal_notices", "notified", on)
+
+
+@app.command("activate-renewals")
+def activate_renewals_command(on: str | None = _DATE) -> None:
+    """Activate paid renewals whose start date has come, expiring the policies they renew
+    (expire-policies does this too; safe to run again)."""
+    _renewal_command("activate_due_renewals", "activated", on)
+
+
+@app.command("expire-payments")
+def expire_payments_command() -> None:
+    """Mark gateway payment attempts still PENDING after PAYMENT_TIMEOUT_MINUTES as TIMEOUT
+    (the scheduled payment stays PENDING, still due; safe to run again)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from polis.cli import database, friendly
+    from polis.motor.gateway import expire_pending_payments
+
+    async def job(session: AsyncSession, _day: date) -> list[str]:
+        rows = await expire_pending_payments(session, datetime.now(UTC))
+        return [f"{row.gateway_reference} (payment {row.payment_id})" for row in rows]
+
+    def run() -> None:
+        with database() as url:
+            lines = asyncio.run(_run(url, job, date.today()))
+        typer.echo(f"expired {len(lines)} gateway attempt(s)")
+        for line in lines:
+            typer.echo(line)
+
+    friendly(run)()

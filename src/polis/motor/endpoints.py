@@ -7,9 +7,12 @@ from fastapi import APIRouter
 from polis.motor import (
     customer_endpoints,
     dlt_endpoints,
+    document_endpoints,
+    gateway_endpoints,
     payment_endpoints,
     policy_endpoints,
     quote_endpoints,
+    renewal_endpoints,
     vehicle_endpoints,
 )
 
@@ -22,5 +25,8 @@ for _module in (
     dlt_endpoints,
     policy_endpoints,
     payment_endpoints,
+    gateway_endpoints,
+    renewal_endpoints,
+    document_endpoints,
 ):
     router.include_router(_module.router)

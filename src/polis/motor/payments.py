@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from polis.motor import policy_rules, promptpay
+from polis.motor import policy_rules, promptpay, receipts
 from polis.motor.models import MotorPayment, MotorPolicy, PaymentTransaction
 from polis.motor.payment_schemas import Payment, PaymentConfirm, PromptPayQR
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound
@@ -204,8 +204,12 @@ async def confirm_payment(
     user_id: uuid.UUID | None = None,
     now: datetime | None = None,
     today: date | None = None,
+    event: PaymentTransaction | None = None,
 ) -> tuple[MotorPayment, str | None, bool]:
     """Record money received for a scheduled payment: (payment, policy number, changed).
+
+    `event`: the gateway's payment_transactions row of the money (polis.motor.gateway), kept
+    instead of the STAFF CONFIRM row this writes otherwise (decision 0048).
 
     Same reference again: nothing changes (changed False). Another reference on a paid
     payment: 409. The amount must be the amount due (422). Paying the FULL payment or the
@@ -260,7 +264,8 @@ async def confirm_payment(
     payment.updated_by = user_id
     payment.version = (payment.version or 0) + 1
     session.add(
-        PaymentTransaction(
+        event
+        or PaymentTransaction(
             payment_id=payment.id,
             transaction_type="CONFIRM",
             amount=body.amount,
@@ -278,6 +283,7 @@ async def confirm_payment(
     if policy is not None:
         await _after_payment(session, policy, payment, today=today, user_id=user_id)
     await session.flush()
+    await receipts.issue_receipt(session, payment, user_id=user_id, now=now)  # decision 0049
     await session.refresh(payment)
     return payment, number, True
 
@@ -293,7 +299,12 @@ async def _after_payment(
     first = payment.installment_number in (None, 1)
     if policy.status == "DRAFT" and first:
         # One ACTIVE policy per vehicle (the seed's unique index): a paid renewal that starts
-        # while the current policy is still ACTIVE waits as DRAFT (decision 0039).
+        # while the current policy is still ACTIVE waits as DRAFT (decision 0039), unless its
+        # start date has come: then it takes over from the policy it renews (decision 0047).
+        from polis.motor.policies import activate_paid_renewal  # policies imports this module
+
+        if await activate_paid_renewal(session, policy, today, user_id):
+            return
         if not await _vehicle_has_other_active(session, policy):
             set_status(policy, "ACTIVE", user_id)
     elif policy.status == "SUSPENDED":

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.iam.models import User
-from polis.motor import payments, policy_rules
+from polis.motor import documents, payments, policy_rules
 from polis.motor.models import Customer, CustomerVehicle, MotorPayment, MotorPolicy
 from polis.motor.payments import PolicyTransitionRefused, set_status
 from polis.motor.policy_schemas import PolicyBind, PolicyCancel
@@ -335,4 +335,47 @@ async def expire_policies(session: AsyncSession, today: date) -> list[str]:
         set_status(policy, "EXPIRED", None)
         done.append(policy.policy_number)
     await session.flush()
+    # Paid renewals take over from the policies they renew (decision 0047).
+    from polis.motor.renewals import activate_due_renewals  # renewals imports this module
+
+    await activate_due_renewals(session, today)
     return done
+
+
+async def activate_paid_renewal(
+    session: AsyncSession, policy: MotorPolicy, today: date, user_id: uuid.UUID | None
+) -> bool:
+    """A paid DRAFT renewal (previous_policy_id set) whose start date has come becomes
+    ACTIVE; the policy it renews, if still ACTIVE or SUSPENDED and ended, becomes EXPIRED
+    first, in the caller's transaction (one ACTIVE policy per vehicle always holds: the
+    unique index is checked per statement, so the old row is flushed first). False, and
+    nothing changed, when it is not due (decision 0047). The caller holds the renewal's lock
+    and has checked that it is paid; the predecessor is locked here (renewal, then old)."""
+    if policy.status != "DRAFT" or policy.previous_policy_id is None:
+        return False
+    if policy.start_date > today:
+        return False
+    previous = (
+        await session.execute(
+            select(MotorPolicy).where(MotorPolicy.id == policy.previous_policy_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if previous is not None and previous.status in ("ACTIVE", "SUSPENDED"):
+        if previous.end_date > today:
+            return False
+        set_status(previous, "EXPIRED", user_id)
+        await session.flush()
+    other = await session.scalar(
+        select(MotorPolicy.id).where(
+            MotorPolicy.vehicle_id == policy.vehicle_id,
+            MotorPolicy.id != policy.id,
+            MotorPolicy.status == "ACTIVE",
+            MotorPolicy.deleted_at.is_(None),
+        )
+    )
+    if other is not None:
+        return False
+    set_status(policy, "ACTIVE", user_id)
+    await session.flush()
+    await documents.ensure_activation_documents(session, policy, user_id=user_id)  # dec. 0049
+    return True
