@@ -10,8 +10,9 @@ Against the embedded PostgreSQL (or DATABASE_URL's server) it:
    (deductible, copay and coinsurance on, so every rule step runs), a network hospital with
    an active contract, one group policy (full insured, no family deductible) and --members
    members covered by it, and a CLAIMS_PROCESSOR user;
-3. serves the app with uvicorn on 127.0.0.1 (no reload, --server-workers processes, the
-   production settings otherwise) and runs --clients concurrent HTTP clients, each posting
+3. serves the app with uvicorn on 127.0.0.1 (no reload, --server-workers processes, default
+   one per CPU core as `polis serve --workers N` would run it; the production settings
+   otherwise) and runs --clients concurrent HTTP clients, each posting
    claims of --items lines (OP-GP, OP-SPEC, LAB, RX, IMG) for --seconds (after a --warmup),
    each client cycling over its own slice of the members, so two clients never post for the
    same member and claims contend only on the server, not on a member's accumulator locks;
@@ -386,7 +387,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     ap.add_argument("--items", type=int, default=5, help="lines per claim (default 5)")
     ap.add_argument("--members", type=int, default=5000, help="members (default 5000)")
-    ap.add_argument("--server-workers", type=int, default=1, help="uvicorn processes (1)")
+    ap.add_argument(
+        "--server-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="uvicorn processes (default: one per CPU core, as `polis serve --workers`)",
+    )
     ap.add_argument("--pgbench-scale", type=int, default=10)
     ap.add_argument("--pgbench-seconds", type=int, default=30)
     ap.add_argument("--batch-claims", type=int, default=20000)

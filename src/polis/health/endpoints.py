@@ -12,7 +12,12 @@ from sqlalchemy import inspect
 
 from polis.db.session import DBSession
 from polis.health import schemas
-from polis.health.adjudication import ClaimLineRequest, ClaimRequest, submit_claim
+from polis.health.adjudication import (
+    ClaimLineRequest,
+    ClaimOutcome,
+    ClaimRequest,
+    submit_claim,
+)
 from polis.health.auth import (
     BillingWrite,
     ClaimsRead,
@@ -473,8 +478,33 @@ async def create_claim(
     """Submit a claim and adjudicate it synchronously: the claim, its lines with their
     traces, the accumulators and (ASO) the fund move together or not at all."""
     outcome = await submit_claim(session, claim_request(body, str(principal.user_id)))
-    view = await claim_service.get(session, outcome.claim_id)
-    return await idem.respond(session, _claim_detail(view), status_code=201)
+    return await idem.respond(session, _submitted_detail(body, outcome), status_code=201)
+
+
+def _submitted_detail(body: schemas.ClaimCreate, outcome: ClaimOutcome) -> schemas.ClaimDetail:
+    """The answer to POST /claims from what submit_claim wrote (no read back, decision
+    0038): the same fields GET /claims/{id} gives, lines in submitted order."""
+    totals = outcome.result.totals
+    return schemas.ClaimDetail.model_validate(
+        {
+            "id": outcome.claim_id,
+            "claim_number": outcome.claim_number,
+            "member_number": body.member_number,
+            "provider_code": body.provider_code,
+            "claim_type": body.claim_type,
+            "service_type": body.service_type,
+            "service_date": body.service_date,
+            "admission_date": body.admission_date,
+            "discharge_date": body.discharge_date,
+            "status": outcome.status,
+            "total_charged_amount": totals.charged,
+            "total_approved_amount": totals.approved,
+            "total_paid_amount": totals.paid,
+            "member_responsibility": totals.member_responsibility,
+            "submission_date": outcome.submission_date,
+            "items": [{**item, "trace": item["adjudication_trace"]} for item in outcome.items],
+        }
+    )
 
 
 @router.get("/claims", tags=["health"], response_model=Page[schemas.ClaimListItem])

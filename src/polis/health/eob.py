@@ -24,10 +24,10 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import String, Table, Uuid, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.documents import pdf as pdfkit
@@ -54,22 +54,16 @@ def _item_sum(column: Any) -> Any:
     )
 
 
-async def write_eob(session: AsyncSession, claim: Claim | uuid.UUID) -> Eob | None:
-    """Insert the EOB of a decided claim (once) and return it. A claim that already has one
-    returns it unchanged; a claim with none that is not decided (or unknown) returns None.
-    Flushes first; runs in the caller's transaction.
-
-    One INSERT ... SELECT reads the claim, its provider's name and its lines' sums and
-    inserts only when the claim is decided and has no EOB yet (one round trip on the
-    submission path); when it inserts nothing, the existing EOB (if any) is returned."""
-    claim_id = claim.id if isinstance(claim, Claim) else claim
-    if isinstance(claim, Claim) and claim.status not in DECIDED_STATUSES:
-        return None
-    await session.flush()
-    fallback = "".join(secrets.choice(_ALPHABET) for _ in range(12))
+def _insert_statement() -> Any:
+    """The EOB's INSERT ... SELECT on the Core table, built once (bind parameters: claim_id,
+    fallback)."""
+    claim_id = bindparam("claim_id", type_=Uuid())
     number = case(
         (Claim.claim_number.like("CLM-%"), "EOB-" + func.substr(Claim.claim_number, 5)),
-        else_="EOB-" + func.to_char(Claim.service_date, "YYYY") + "-" + fallback,
+        else_="EOB-"
+        + func.to_char(Claim.service_date, "YYYY")
+        + "-"
+        + bindparam("fallback", type_=String()),
     )
     source = (
         select(
@@ -94,31 +88,57 @@ async def write_eob(session: AsyncSession, claim: Claim | uuid.UUID) -> Eob | No
             ~select(Eob.id).where(Eob.claim_id == Claim.id).exists(),
         )
     )
-    inserted = await session.scalar(
-        insert(Eob)
-        .from_select(
-            [
-                Eob.eob_number,
-                Eob.claim_id,
-                Eob.member_id,
-                Eob.service_date,
-                Eob.provider_name,
-                Eob.total_charged,
-                Eob.total_approved,
-                Eob.total_paid,
-                Eob.member_responsibility,
-                Eob.deductible_applied,
-                Eob.coinsurance_amount,
-                Eob.copay_amount,
-            ],
-            source,
-        )
-        .returning(Eob),
-        execution_options={"populate_existing": True},
+    return insert(cast(Table, Eob.__table__)).from_select(
+        [
+            "eob_number",
+            "claim_id",
+            "member_id",
+            "service_date",
+            "provider_name",
+            "total_charged",
+            "total_approved",
+            "total_paid",
+            "member_responsibility",
+            "deductible_applied",
+            "coinsurance_amount",
+            "copay_amount",
+        ],
+        source,
     )
+
+
+# Built at import (decision 0038): submit_claim runs it for every claim.
+_INSERT_EOB = _insert_statement()
+_EOB_ID = _INSERT_EOB.returning(cast(Table, Eob.__table__).c.id)
+
+
+def _eob_params(claim_id: uuid.UUID) -> dict[str, Any]:
+    return {"claim_id": claim_id, "fallback": "".join(secrets.choice(_ALPHABET) for _ in range(12))}
+
+
+async def write_eob(session: AsyncSession, claim: Claim | uuid.UUID) -> Eob | None:
+    """Insert the EOB of a decided claim (once) and return it. A claim that already has one
+    returns it unchanged; a claim with none that is not decided (or unknown) returns None.
+    Flushes first; runs in the caller's transaction.
+
+    One INSERT ... SELECT reads the claim, its provider's name and its lines' sums and
+    inserts only when the claim is decided and has no EOB yet (one round trip on the
+    submission path); when it inserts nothing, the existing EOB (if any) is returned."""
+    claim_id = claim.id if isinstance(claim, Claim) else claim
+    if isinstance(claim, Claim) and claim.status not in DECIDED_STATUSES:
+        return None
+    await session.flush()
+    inserted = await session.scalar(_EOB_ID, _eob_params(claim_id))
     if inserted is not None:
-        return inserted
+        return await session.get(Eob, inserted, populate_existing=True)
     return await session.scalar(select(Eob).where(Eob.claim_id == claim_id))
+
+
+async def record_eob(session: AsyncSession, claim_id: uuid.UUID) -> None:
+    """write_eob for submit_claim's hot path: the same INSERT ... SELECT (a decided claim
+    without an EOB gets one), without the flush (submit_claim writes through Core
+    statements: nothing is pending) and without loading the row back."""
+    await session.execute(_INSERT_EOB, _eob_params(claim_id))
 
 
 async def mark_sent(session: AsyncSession, eob_id: uuid.UUID) -> None:
@@ -414,7 +434,7 @@ async def eob_view(session: AsyncSession, record: EobRecord, lang: str) -> schem
         await session.scalars(
             select(ClaimItem)
             .where(ClaimItem.claim_id == claim.id)
-            .order_by(ClaimItem.created_at, ClaimItem.id)
+            .order_by(ClaimItem.line_number, ClaimItem.created_at, ClaimItem.id)
         )
     ).all()
     lines = [

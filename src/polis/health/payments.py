@@ -361,7 +361,7 @@ async def _release_claim(
             await session.scalars(
                 select(ClaimItem)
                 .where(ClaimItem.claim_id == claim.id)
-                .order_by(ClaimItem.created_at, ClaimItem.id)
+                .order_by(ClaimItem.line_number, ClaimItem.created_at, ClaimItem.id)
                 .execution_options(populate_existing=True)
             )
         ).all()

@@ -711,7 +711,7 @@ class ClaimService:
             await session.scalars(
                 select(ClaimItem)
                 .where(ClaimItem.claim_id == claim_id)
-                .order_by(ClaimItem.created_at, ClaimItem.id)
+                .order_by(ClaimItem.line_number, ClaimItem.created_at, ClaimItem.id)
                 .execution_options(populate_existing=True)
             )
         ).all()
