@@ -1,6 +1,7 @@
-"""Motor policy documents (decision 0049): schedule and CMI certificate made on activation,
-the receipt on payment, stored with versions; list, download (PDF, RFC 6266 name),
-regenerate as version n+1; Thai shaped with the vendored Sarabun; 404s and permissions."""
+"""Motor policy documents (decision 0049): schedule, CMI certificate and receipt due once the
+policy is paid, rendered and stored on first request (lazily), with versions; list, download
+(PDF, RFC 6266 name), regenerate as version n+1; Thai shaped with the vendored Sarabun; 404s
+and permissions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from httpx import AsyncClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.documents import pdf
@@ -84,6 +86,13 @@ class TestActivationDocuments:
         headers = await staff(client, session)
         policy = await paid(client, headers)
         number = policy["policy_number"]
+        # Lazy rendering (decision 0049 "Amended"): the payment stores no PDF; the first read
+        # renders version 1 of each document due (schedule, certificate, receipt).
+        stored = await session.scalar(
+            text("select count(*) from motor.policy_documents where policy_id = :p"),
+            {"p": policy["id"]},
+        )
+        assert stored == 0
         body = await listing(client, headers, number)
         kinds = sorted(d["document_type"] for d in body["latest"])
         assert kinds == ["CERTIFICATE", "RECEIPT", "SCHEDULE"]
@@ -99,6 +108,11 @@ class TestActivationDocuments:
         again = await confirm(client, headers, policy["payments"][0], "X-" + uuid.uuid4().hex[:8])
         assert again.status_code == 409
         assert len((await listing(client, headers, number))["history"]) == 3
+        rows = await session.scalar(
+            text("select count(*) from motor.policy_documents where policy_id = :p"),
+            {"p": policy["id"]},
+        )
+        assert rows == 3
 
     async def test_schedule_pdf(self, client: AsyncClient, session: AsyncSession) -> None:
         headers = await staff(client, session)

@@ -157,7 +157,9 @@ class TestIssue:
         assert row.delivery_method == "DOWNLOAD" and row.delivered_at is None
         assert row.language == "th"
         assert row.issued_date == today_bangkok()
-        assert row.file_path is not None
+        # Lazy rendering (decision 0049 "Amended"): the row is issued with the payment, its PDF
+        # on first request.
+        assert row.file_path is None
         # The service itself is idempotent too (the gateway's callbacks reach it the same way).
         pay = (
             await session.execute(select(MotorPayment).where(MotorPayment.id == payment["id"]))
@@ -300,6 +302,20 @@ class TestReceiptApi:
             {"p": payment_id},
         )
         assert delivered is not None
+        # The first PDF request rendered and stored version 1; the next one hands it out as is.
+        stored = (
+            await session.execute(
+                text(
+                    "select r.file_path, d.version_number from motor.payment_receipts r"
+                    " join motor.policy_documents d on d.file_path = r.file_path"
+                    " and d.document_type = 'RECEIPT' where r.payment_id = :p"
+                ),
+                {"p": payment_id},
+            )
+        ).all()
+        assert len(stored) == 1 and stored[0][1] == 1
+        again = await client.get(url, params={"format": "pdf"}, headers=headers)
+        assert again.content == response.content
 
     async def test_english_pdf(self, client: AsyncClient, session: AsyncSession) -> None:
         headers = await staff(client, session)

@@ -565,25 +565,68 @@ async def generate(
     return await _record(session, policy, document_type, name, lang, data, user_id)
 
 
-async def ensure_activation_documents(
-    session: AsyncSession, policy: MotorPolicy, *, user_id: uuid.UUID | None
-) -> list[PolicyDocument]:
-    """An ACTIVE policy's schedule (and CMI certificate) in the customer's language, once:
-    nothing when the policy is not ACTIVE or already has a schedule."""
-    if policy.status != "ACTIVE":
-        return []
-    found = await session.scalar(
-        select(PolicyDocument.id).where(
-            PolicyDocument.policy_id == policy.id, PolicyDocument.document_type == "SCHEDULE"
-        )
+ISSUED_STATUSES = ("ACTIVE", "SUSPENDED", "EXPIRED")
+
+
+async def _missing(session: AsyncSession, policy: MotorPolicy) -> tuple[bool, list[Any]]:
+    """(schedule due and not stored, receipt rows of the policy without a stored PDF)."""
+    from polis.motor.models import PaymentReceipt
+
+    receipts_due = list(
+        (
+            await session.execute(
+                select(PaymentReceipt)
+                .join(MotorPayment, MotorPayment.id == PaymentReceipt.payment_id)
+                .where(MotorPayment.policy_id == policy.id, PaymentReceipt.file_path.is_(None))
+                .order_by(PaymentReceipt.receipt_number)
+            )
+        ).scalars()
     )
-    if found is not None:
+    schedule_due = False
+    if policy.status in ISSUED_STATUSES or receipts_due:
+        found = await session.scalar(
+            select(PolicyDocument.id)
+            .where(
+                PolicyDocument.policy_id == policy.id, PolicyDocument.document_type == "SCHEDULE"
+            )
+            .limit(1)
+        )
+        schedule_due = found is None
+    return schedule_due, receipts_due
+
+
+async def ensure_documents(
+    session: AsyncSession, policy: MotorPolicy, *, user_id: uuid.UUID | None = None
+) -> list[PolicyDocument]:
+    """Render and store version 1 of every document due for the policy and not stored yet
+    (lazy rendering, decision 0049 "Amended"): the schedule and, for CMI, the certificate in
+    the customer's language once the policy has been issued (ACTIVE, SUSPENDED, EXPIRED, or
+    paid), and the PDF of each receipt row without one (in the row's language). Called by the
+    document and receipt reads. A cheap check first; when something is due the policy row is
+    locked (SELECT ... FOR UPDATE) and the check repeated, so two concurrent first reads render
+    once: the second waits for the first's commit and then finds the rows."""
+    schedule_due, receipts_due = await _missing(session, policy)
+    if not schedule_due and not receipts_due:
         return []
-    customer = await session.get(Customer, policy.customer_id)
-    lang = _lang((customer.preferred_language if customer else None) or "th")
-    made = [await generate(session, policy, "SCHEDULE", lang, user_id=user_id)]
-    if policy.policy_type == "CMI":
-        made.append(await generate(session, policy, "CERTIFICATE", lang, user_id=user_id))
+    await session.execute(
+        select(MotorPolicy.id).where(MotorPolicy.id == policy.id).with_for_update()
+    )
+    await session.refresh(policy)
+    for row in receipts_due:
+        await session.refresh(row)
+    schedule_due, receipts_due = await _missing(session, policy)
+    made: list[PolicyDocument] = []
+    if schedule_due:
+        customer = await session.get(Customer, policy.customer_id)
+        lang = _lang((customer.preferred_language if customer else None) or "th")
+        made.append(await generate(session, policy, "SCHEDULE", lang, user_id=user_id))
+        if policy.policy_type == "CMI":
+            made.append(await generate(session, policy, "CERTIFICATE", lang, user_id=user_id))
+    if receipts_due:
+        from polis.motor import receipts
+
+        for row in receipts_due:
+            made.append(await receipts.store_receipt_pdf(session, policy, row, user_id=user_id))
     return made
 
 
@@ -624,8 +667,10 @@ async def _policy(session: AsyncSession, policy_number: str, *, lock: bool = Fal
 
 
 async def list_documents(session: AsyncSession, policy_number: str) -> PolicyDocumentList:
-    """Every version newest first, and the latest version of each document name."""
+    """Every version newest first, and the latest version of each document name (the
+    documents due and not rendered yet are rendered first: ensure_documents)."""
     policy = await _policy(session, policy_number)
+    await ensure_documents(session, policy)
     rows = (
         await session.execute(
             select(PolicyDocument)
@@ -652,6 +697,7 @@ async def get_document(
 ) -> tuple[PolicyDocument, bytes]:
     """A document row of the policy and its stored bytes; NotFound otherwise."""
     policy = await _policy(session, policy_number)
+    await ensure_documents(session, policy)
     row = await session.scalar(
         select(PolicyDocument).where(
             PolicyDocument.id == document_id, PolicyDocument.policy_id == policy.id
@@ -674,6 +720,7 @@ async def regenerate(
 ) -> PolicyDocument:
     """Render a document again as version n+1 (the policy row locked meanwhile)."""
     policy = await _policy(session, policy_number, lock=True)
+    await ensure_documents(session, policy, user_id=user_id)
     if body.document_type == "RECEIPT":
         if body.payment_id is None:
             raise DocumentNotAvailable(

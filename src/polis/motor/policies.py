@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.iam.models import User
-from polis.motor import documents, payments, policy_rules
+from polis.motor import payments, policy_rules
 from polis.motor.models import Customer, CustomerVehicle, MotorPayment, MotorPolicy
 from polis.motor.payments import PolicyTransitionRefused, set_status
 from polis.motor.policy_schemas import PolicyBind, PolicyCancel
@@ -376,6 +376,5 @@ async def activate_paid_renewal(
     if other is not None:
         return False
     set_status(policy, "ACTIVE", user_id)
-    await session.flush()
-    await documents.ensure_activation_documents(session, policy, user_id=user_id)  # dec. 0049
+    await session.flush()  # its documents are rendered on first request (decision 0049)
     return True

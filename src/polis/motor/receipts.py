@@ -238,9 +238,10 @@ async def issue_receipt(
     now: datetime | None = None,
 ) -> PaymentReceipt | None:
     """The payment's receipt / tax invoice, issued once: None for anything but a successful
-    incoming premium payment of a policy; the existing row when there is one. Also makes the
-    policy's activation documents (schedule, CMI certificate) when it is ACTIVE without them.
-    The caller holds the payment's row lock (confirm_payment), which serialises two issues."""
+    incoming premium payment of a policy; the existing row when there is one. Only the row:
+    its PDF and the policy's schedule and certificate are rendered on first request
+    (documents.ensure_documents). The caller holds the payment's row lock (confirm_payment),
+    which serialises two issues."""
     if (
         payment.payment_status != "SUCCESS"
         or payment.payment_direction != "INCOMING"
@@ -263,9 +264,9 @@ async def issue_receipt(
     customer = await session.get(Customer, policy.customer_id)
     language = (customer.preferred_language if customer is not None else None) or "th"
     amounts = await amounts_for(session, payment, policy)
-    # The activation documents first: the counter row taken next stays locked until commit,
-    # so as little work as possible follows it (decision 0049).
-    await documents.ensure_activation_documents(session, policy, user_id=user_id)
+    # The number is taken last: the counter row stays locked until the confirming
+    # transaction commits, so nothing slow follows it; the PDF is rendered on first request
+    # (documents.ensure_documents, decision 0049 "Amended").
     number = await next_receipt_number(session, issued.year)
     row = PaymentReceipt(
         payment_id=payment.id,
@@ -283,11 +284,27 @@ async def issue_receipt(
     )
     session.add(row)
     await session.flush()
+    return row
+
+
+async def store_receipt_pdf(
+    session: AsyncSession,
+    policy: MotorPolicy,
+    row: PaymentReceipt,
+    *,
+    user_id: uuid.UUID | None = None,
+) -> Any:
+    """Render the receipt row's PDF in its language, store it as a RECEIPT document version
+    and point the row's file_path at it (the caller holds the policy's row lock)."""
+    payment = (
+        await session.execute(select(MotorPayment).where(MotorPayment.id == row.payment_id))
+    ).scalar_one()
+    customer = await session.get(Customer, policy.customer_id)
     view = await _view(session, row, payment, policy, customer, row.language or "th")
     doc = await documents.store_receipt(session, policy, view, user_id=user_id)
     row.file_path = doc.file_path
     await session.flush()
-    return row
+    return doc
 
 
 async def _seller(session: AsyncSession, lang: str) -> Party:
@@ -397,8 +414,12 @@ async def receipt_pdf(
 ) -> tuple[bytes, str]:
     """The receipt's PDF in `lang` and its file name. The first PDF handed out sets
     delivered_at (delivery_method DOWNLOAD); the stored file of the row's language is
-    returned as it was issued, another language is rendered now."""
+    returned as it was issued (rendered and stored on the first request, decision 0049
+    "Amended"), another language is rendered now."""
     row, payment, policy, customer = await _load(session, payment_id)
+    if row.file_path is None:
+        await documents.ensure_documents(session, policy)
+        await session.refresh(row)
     view = await _view(session, row, payment, policy, customer, lang)
     if row.delivered_at is None:
         row.delivered_at = now or datetime.now(UTC)

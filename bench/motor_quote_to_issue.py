@@ -1,0 +1,559 @@
+"""Motor quote-to-issue throughput through the API, next to pgbench on the same server in the
+same run (issue 4, performance).
+
+    .venv/bin/python bench/motor_quote_to_issue.py                  # the full run
+    .venv/bin/python bench/motor_quote_to_issue.py --seconds 5 --pgbench-seconds 5 \\
+        --vehicles 2000                                              # a quick check
+
+Against the embedded PostgreSQL (or DATABASE_URL's server) it:
+1. creates two fresh databases, `bench_motor` (migrated) and `bench_pgb`;
+2. builds a bench world: an ADMIN user, --customers customers created through the API
+   (national id encrypted, address checked) and --vehicles vehicles spread over them
+   (inserted in one statement: one vehicle per issued policy is needed, since a vehicle has
+   at most one ACTIVE policy);
+3. serves the app with uvicorn on 127.0.0.1 (no reload, --server-workers processes, default
+   one per CPU core as `polis serve --workers N` runs it) and runs --clients concurrent
+   httpx clients for --seconds (after a --warmup), each taking its own vehicles in turn and
+   doing one quote-to-issue transaction after another:
+     POST /motor/quotes (--policy-type, 12 months from next week)
+     POST /motor/policies (bind, payment_plan FULL)            -> DRAFT, one FULL payment
+     POST /motor/payments/{id}/confirm (staff, PROMPTPAY)      -> SUCCESS, receipt, ACTIVE
+     GET  /motor/policies/{number}                             -> status ACTIVE
+   A transaction counts when all four answered as expected and the policy reads ACTIVE;
+   latency is measured for the whole sequence and for each step;
+4. samples the load average (/proc/loadavg) during the API window;
+5. runs pgbench's tpcb-like script on bench_pgb (-i -s --pgbench-scale, then -c
+   --pgbench-clients -j 2 -T --pgbench-seconds);
+6. prints a markdown table, and drops both databases (unless --keep).
+
+Nothing here is a test: the numbers go to docs/benchmarks.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+MOTOR = "/api/v1/motor"
+STEPS = ("quote", "bind", "pay", "issue")
+
+
+def _db_url(server_url: str, name: str) -> str:
+    base, _, _ = server_url.partition("?")[0].rpartition("/")
+    return f"{base}/{name}"
+
+
+def _psql_admin(server_url: str, *sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_db_url(server_url, "postgres"), autocommit=True) as conn:
+        for statement in sql:
+            conn.execute(statement.encode())
+
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+# --- the bench world ----------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    username: str
+    password: str
+    vehicle_ids: list[str] = field(default_factory=list)
+
+
+def thai_pin(rng: random.Random) -> str:
+    """A valid Thai personal id (mod-11 check digit)."""
+    digits = [rng.randint(1, 8)] + [rng.randint(0, 9) for _ in range(11)]
+    check = (11 - sum(d * (13 - i) for i, d in enumerate(digits)) % 11) % 10
+    return "".join(map(str, digits)) + str(check)
+
+
+def customer_body(rng: random.Random, n: int) -> dict[str, Any]:
+    return {
+        "email": f"bench.{n}.{uuid.uuid4().hex[:8]}@example.co.th",
+        "phone_number": "081-234-5678",
+        "national_id": thai_pin(rng),
+        "first_name": "สมชาย",
+        "last_name": "ใจดี",
+        "first_name_en": "Somchai",
+        "last_name_en": "Jaidee",
+        "date_of_birth": "1985-04-12",
+        "gender": "MALE",
+        "address": {
+            "house_no": f"{n}/1",
+            "road": "ราชดำเนินใน",
+            "tambon": "พระบรมมหาราชวัง",
+            "amphoe": "พระนคร",
+            "province": "กรุงเทพมหานคร",
+            "postal_code": "10200",
+        },
+        "preferred_language": "th",
+    }
+
+
+def create_user(url: str) -> tuple[str, str]:
+    import psycopg
+
+    from polis.iam.passwords import hash_password
+
+    password = "bench " + uuid.uuid4().hex
+    username = "bench_motor_admin"
+    with psycopg.connect(_psycopg_url(url)) as conn, conn.transaction():
+        conn.execute(
+            """insert into iam.users (username, email, password_hash, first_name, last_name,
+               role) values (%s, 'bench.motor@example.test', %s, 'Bench', 'Admin', 'ADMIN')""",
+            (username, hash_password(password)),
+        )
+    return username, password
+
+
+async def _login(http: Any, world: World) -> dict[str, str]:
+    login = await http.post(
+        "/api/v1/auth/login", json={"username": world.username, "password": world.password}
+    )
+    login.raise_for_status()
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def create_customers(base: str, world: World, customers: int) -> list[str]:
+    import httpx
+
+    rng = random.Random(20260401)  # noqa: S311 - test data, not secrets
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        headers = await _login(http, world)
+        ids: list[str] = []
+        for n in range(customers):
+            r = await http.post(f"{MOTOR}/customers", json=customer_body(rng, n), headers=headers)
+            if r.status_code == 409:  # a national id drawn twice: draw again
+                r = await http.post(
+                    f"{MOTOR}/customers", json=customer_body(rng, n), headers=headers
+                )
+            if r.status_code != 201:
+                raise SystemExit(f"customer: {r.status_code} {r.text}")
+            ids.append(r.json()["id"])
+    return ids
+
+
+def create_vehicles(url: str, customer_ids: list[str], vehicles: int) -> list[str]:
+    """`vehicles` private SUVs (CMI class 1.10), round robin over the customers; plates
+    '<1-9>กข <1000-9999>' and further letter pairs, unique per province."""
+    import psycopg
+
+    letters = ["กข", "กค", "ขค", "ฆง", "จฉ", "ชซ", "ญฎ", "ฐฑ"]
+    plates = [
+        f"{p}{pair} {num}" for pair in letters for p in range(1, 10) for num in range(1000, 10000)
+    ]
+    if vehicles > len(plates):
+        raise SystemExit(f"at most {len(plates)} vehicles")
+    rows = [
+        (customer_ids[i % len(customer_ids)], plates[i], f"MR0FZ29G5{i:08d}")
+        for i in range(vehicles)
+    ]
+    with psycopg.connect(_psycopg_url(url)) as conn, conn.transaction():
+        with conn.cursor() as cur:
+            cur.executemany(
+                """insert into motor.customer_vehicles (customer_id, registration_number,
+                   province, make, model, year_of_manufacture, engine_size, vehicle_type,
+                   fuel_type, color, chassis_number, usage_type, annual_mileage,
+                   parking_location)
+                   values (%s, %s, 'กรุงเทพมหานคร', 'TOYOTA', 'Corolla Cross', 2022, 1.8, 'SUV',
+                   'HYBRID', 'WHITE', %s, 'PERSONAL', 15000, 'GARAGE')""",
+                rows,
+            )
+        ids = [
+            str(r[0])
+            for r in conn.execute(
+                "select id from motor.customer_vehicles order by registration_number"
+            ).fetchall()
+        ]
+    return ids
+
+
+# --- the API under load -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+SERVER_LOG = Path(tempfile.gettempdir()) / "bench_motor_server.log"
+
+
+def start_server(url: str, workers: int, extra_env: dict[str, str]) -> tuple[Any, str]:
+    """uvicorn in the background; its stderr goes to SERVER_LOG (a pipe nobody reads would
+    fill up and block the workers on their next log line)."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, **extra_env}
+    log = SERVER_LOG.open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "polis.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,  # the app's one structured line per request
+        stderr=log,
+    )
+    log.close()
+    base = f"http://127.0.0.1:{port}"
+    import httpx
+
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {SERVER_LOG.read_text(errors='replace')[-4000:]}")
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit("server did not become ready")
+
+
+def stop_server(proc: Any) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))] * 1000
+
+
+@dataclass
+class LoadResult:
+    seconds: float
+    latencies: list[float] = field(default_factory=list)  # whole sequences, seconds
+    steps: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
+    failures: dict[str, int] = field(default_factory=dict)  # "step status" -> count
+    loadavg: list[tuple[float, float, float]] = field(default_factory=list)
+    ran_out: int = 0
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def errors(self) -> int:
+        return sum(self.failures.values())
+
+
+def _loadavg() -> tuple[float, float, float]:
+    try:
+        a, b, c = Path("/proc/loadavg").read_text().split()[:3]
+        return float(a), float(b), float(c)
+    except OSError:
+        return (float("nan"),) * 3
+
+
+async def run_load(
+    base: str,
+    world: World,
+    *,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    policy_type: str,
+) -> LoadResult:
+    import httpx
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    start_date = (date.today() + timedelta(days=7)).isoformat()
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as http:
+        headers = await _login(http, world)
+        result = LoadResult(seconds=seconds)
+        start = time.perf_counter()
+        measure_from = start + warmup
+        stop = measure_from + seconds
+
+        def fail(step: str, code: int) -> None:
+            key = f"{step} {code}"
+            result.failures[key] = result.failures.get(key, 0) + 1
+
+        async def post(path: str, body: dict[str, Any]) -> Any:
+            return await http.post(
+                path, json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
+            )
+
+        async def one(vehicle_id: str) -> None:
+            times: dict[str, float] = {}
+            t0 = time.perf_counter()
+            try:
+                r = await post(
+                    f"{MOTOR}/quotes",
+                    {
+                        "policy_type": policy_type,
+                        "vehicle_id": vehicle_id,
+                        "start_date": start_date,
+                        "policy_period_months": 12,
+                    },
+                )
+                t1 = time.perf_counter()
+                times["quote"] = t1 - t0
+                if r.status_code != 201:
+                    return fail("quote", r.status_code) if t1 >= measure_from else None
+                r = await post(
+                    f"{MOTOR}/policies",
+                    {"quote_number": r.json()["quote_number"], "payment_plan": "FULL"},
+                )
+                t2 = time.perf_counter()
+                times["bind"] = t2 - t1
+                if r.status_code != 201:
+                    return fail("bind", r.status_code) if t2 >= measure_from else None
+                policy = r.json()
+                payment = policy["payments"][0]
+                r = await post(
+                    f"{MOTOR}/payments/{payment['id']}/confirm",
+                    {
+                        "method": "PROMPTPAY",
+                        "reference": f"BENCH-{uuid.uuid4().hex[:16]}",
+                        "paid_at": datetime.now(UTC).isoformat(),
+                        "amount": payment["total_amount"],
+                    },
+                )
+                t3 = time.perf_counter()
+                times["pay"] = t3 - t2
+                if r.status_code != 200:
+                    return fail("pay", r.status_code) if t3 >= measure_from else None
+                r = await http.get(f"{MOTOR}/policies/{policy['policy_number']}", headers=headers)
+                t4 = time.perf_counter()
+                times["issue"] = t4 - t3
+                if r.status_code != 200 or r.json().get("status") != "ACTIVE":
+                    return fail("issue", r.status_code) if t4 >= measure_from else None
+            except httpx.HTTPError:
+                fail("transport", 0)
+                return
+            if t0 < measure_from or t4 > stop:
+                return  # started in the warm-up, or finished after the window
+            result.latencies.append(t4 - t0)
+            for step, value in times.items():
+                result.steps[step].append(value)
+
+        async def client(k: int) -> None:
+            mine = world.vehicle_ids[k::clients]
+            for vehicle_id in mine:
+                if time.perf_counter() >= stop:
+                    return
+                await one(vehicle_id)
+            result.ran_out += 1
+
+        async def sample_load() -> None:
+            while time.perf_counter() < stop:
+                await asyncio.sleep(1)
+                if time.perf_counter() >= measure_from:
+                    result.loadavg.append(_loadavg())
+
+        await asyncio.gather(sample_load(), *(client(k) for k in range(clients)))
+    return result
+
+
+# --- pgbench ------------------------------------------------------------------------------
+
+
+def _pgbench() -> str:
+    for candidate in ("pgbench", "/usr/lib/postgresql/15/bin/pgbench"):
+        path = subprocess.run(["which", candidate], capture_output=True, text=True).stdout.strip()
+        if path or Path(candidate).exists():
+            return path or candidate
+    raise SystemExit("pgbench not found")
+
+
+def run_pgbench(url: str, *, scale: int, clients: int, seconds: int) -> dict[str, float]:
+    exe = _pgbench()
+    url = _psycopg_url(url)
+    subprocess.run([exe, "-i", "-q", "-s", str(scale), url], check=True, capture_output=True)
+    before = _loadavg()
+    out = subprocess.run(
+        [exe, "-c", str(clients), "-j", "2", "-T", str(seconds), "-r", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
+    latency = re.search(r"latency average = ([\d.]+) ms", out)
+    return {
+        "tps": float(tps.group(1)) if tps else float("nan"),
+        "latency_ms": float(latency.group(1)) if latency else float("nan"),
+        "load1_before": before[0],
+        "load1_after": _loadavg()[0],
+    }
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=30, help="API load window (default 30)")
+    ap.add_argument("--warmup", type=float, default=3, help="unmeasured start (default 3)")
+    ap.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    ap.add_argument("--customers", type=int, default=200, help="customers (default 200)")
+    ap.add_argument(
+        "--vehicles",
+        type=int,
+        default=20000,
+        help="vehicles, one per transaction at most (default 20000)",
+    )
+    ap.add_argument("--policy-type", default="CMI", choices=["CMI", "CLASS_3"])
+    ap.add_argument(
+        "--server-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="uvicorn processes (default: one per CPU core, as `polis serve --workers`)",
+    )
+    ap.add_argument("--pgbench-scale", type=int, default=10)
+    ap.add_argument("--pgbench-clients", type=int, default=32)
+    ap.add_argument("--pgbench-seconds", type=int, default=30)
+    ap.add_argument("--skip", action="append", default=[], choices=["api", "pgbench"])
+    ap.add_argument("--keep", action="store_true", help="keep the bench databases")
+    args = ap.parse_args()
+
+    from polis.cli import database
+    from polis.db import migrate
+
+    with database() as server_url:
+        motor_url = _db_url(server_url, "bench_motor")
+        pgb_url = _db_url(server_url, "bench_motor_pgb")
+        _psql_admin(
+            server_url,
+            "drop database if exists bench_motor with (force)",
+            "create database bench_motor",
+            "drop database if exists bench_motor_pgb with (force)",
+            "create database bench_motor_pgb",
+        )
+        load = pgb = None
+        try:
+            t = time.perf_counter()
+            migrate.upgrade(motor_url)
+            world = World(*create_user(motor_url))
+            if "api" not in args.skip:
+                proc, base = start_server(motor_url, args.server_workers, {})
+                try:
+                    customer_ids = asyncio.run(create_customers(base, world, args.customers))
+                    world.vehicle_ids = create_vehicles(motor_url, customer_ids, args.vehicles)
+                    print(
+                        f"# world: {args.customers} customers, {args.vehicles} vehicles, "
+                        f"migrated and loaded in {time.perf_counter() - t:.1f} s",
+                        file=sys.stderr,
+                    )
+                    load = asyncio.run(
+                        run_load(
+                            base,
+                            world,
+                            clients=args.clients,
+                            seconds=args.seconds,
+                            warmup=args.warmup,
+                            policy_type=args.policy_type,
+                        )
+                    )
+                finally:
+                    stop_server(proc)
+            if "pgbench" not in args.skip:
+                pgb = run_pgbench(
+                    pgb_url,
+                    scale=args.pgbench_scale,
+                    clients=args.pgbench_clients,
+                    seconds=args.pgbench_seconds,
+                )
+        finally:
+            if not args.keep:
+                _psql_admin(
+                    server_url,
+                    "drop database if exists bench_motor with (force)",
+                    "drop database if exists bench_motor_pgb with (force)",
+                )
+    report(args, load, pgb)
+
+
+def report(args: argparse.Namespace, load: LoadResult | None, pgb: dict[str, float] | None) -> None:
+    print(
+        f"\nMotor quote-to-issue bench, {date.today().isoformat()}, {os.cpu_count()} CPUs: "
+        f"{args.clients} clients, {args.policy_type}, FULL payment, API window "
+        f"{args.seconds:g} s (+{args.warmup:g} s warm-up), uvicorn workers "
+        f"{args.server_workers}\n"
+    )
+    print("| What | Rate | p50 | p95 | p99 | Errors |")
+    print("|---|---|---|---|---|---|")
+    if pgb is not None:
+        print(
+            f"| reference: pgbench tpcb-like -s {args.pgbench_scale} -c {args.pgbench_clients} "
+            f"-j 2 -T {args.pgbench_seconds} | {pgb['tps']:.0f} TPS | "
+            f"avg {pgb['latency_ms']:.1f} ms | | | |"
+        )
+    if load is not None:
+        rate = load.ok / load.seconds
+        print(
+            f"| quote -> bind -> pay -> GET ACTIVE (whole sequence) | {rate:.1f} issued/s | "
+            f"{_pct(load.latencies, 50):.0f} ms | {_pct(load.latencies, 95):.0f} ms | "
+            f"{_pct(load.latencies, 99):.0f} ms | "
+            f"{load.errors} {dict(sorted(load.failures.items()))} |"
+        )
+        paths = {
+            "quote": "POST /motor/quotes",
+            "bind": "POST /motor/policies",
+            "pay": "POST /motor/payments/{id}/confirm",
+            "issue": "GET /motor/policies/{number}",
+        }
+        for step in STEPS:
+            v = load.steps[step]
+            print(
+                f"| step {step}: {paths[step]} | | {_pct(v, 50):.0f} ms | {_pct(v, 95):.0f} ms | "
+                f"{_pct(v, 99):.0f} ms | |"
+            )
+        if load.loadavg:
+            ones = [x[0] for x in load.loadavg]
+            print(
+                f"\nLoad average (1 min) during the API window: min {min(ones):.2f}, "
+                f"max {max(ones):.2f}, last {load.loadavg[-1]}"
+            )
+        if load.ran_out:
+            print(f"\nWARNING: {load.ran_out} clients ran out of vehicles (raise --vehicles)")
+    if load is not None and pgb is not None and pgb["tps"] > 0:
+        print(f"\nquote-to-issue/s / pgbench TPS = {load.ok / load.seconds / pgb['tps']:.3f}")
+        print(
+            f"anchor 190 quote-to-issue/s beaten: {'yes' if load.ok / load.seconds > 190 else 'no'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
