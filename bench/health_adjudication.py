@@ -180,6 +180,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SERVER_LOG = Path(tempfile.gettempdir()) / "bench_health_server.log"
+
+
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url}
@@ -202,15 +205,17 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
         ],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,  # the app's one structured line per request
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        # The app logs one structured line per request; a pipe nobody reads fills up and
+        # blocks the workers on their next line (the first runs measured that stall).
+        stderr=SERVER_LOG.open("wb"),
     )
     base = f"http://127.0.0.1:{port}"
     import httpx
 
     for _ in range(300):
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise SystemExit(f"server exited: {SERVER_LOG.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(base + "/readyz", timeout=1).status_code == 200:
                 return proc, base
