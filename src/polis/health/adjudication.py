@@ -1,43 +1,10 @@
-"""Health claim submission: load the facts, lock the accumulators, adjudicate, write.
+"""The import path of health claim adjudication for the rest of the code (decision 0038).
 
-`submit_claim` runs inside the caller's transaction (it flushes, never commits):
-
-1. validates the request and resolves its references (member, provider, coverage on the
-   service date, policy, plan, benefits); a bad reference raises a `PolisError` before
-   anything is written;
-2. creates the accumulator rows it needs (INSERT ... ON CONFLICT DO NOTHING, in lock order)
-   and locks them with SELECT ... FOR UPDATE ordered by (member_id, benefit_code NULLS
-   FIRST): the plan-level rows of the policy's members when the plan has a family deductible
-   or out-of-pocket maximum, else the member's own, and the member's benefit rows for the
-   claim's benefits; then, for ASO policies that pay something, the policy row;
-3. calls the pure engine `polis.health.rules.adjudicate` on the locked snapshot;
-4. writes claims.claim and claims.claim_item, moves the accumulators by the engine's deltas
-   and draws the plan's payment from the ASO fund, then the buffer fund. When both are short
-   the claim is `pended` (reason `awaiting_funds`): its lines keep their computed amounts with
-   status `pended`, and neither accumulators nor funds move.
-
-For an ASO claim that drew money, each paying line's trace ends with a `funding` step saying
-how much came from the ASO and the buffer fund; `void_claim` gives exactly that back.
-
-Before the funds, the rules that send a claim to a person (decision 0025): a claim charging
-more than HEALTH_CLAIM_REVIEW_AMOUNT (`review_amount`) or a reimbursement claim without the
-documents of HEALTH_REIMBURSEMENT_DOCUMENTS (`documents_required`) is pended the same way,
-moving nothing, until `decide_pended_claim`.
-
-The lifecycle after submission, every status change through `polis.health.transitions`:
-`void_claim` (reverse accumulators and funds; status `voided`), `readjudicate_claim` (void,
-then a new claim for the same lines), `decide_pended_claim` (a person's decision),
-`release_awaiting_funds` (after a top-up), `appeal_claim` / `decide_appeal`, `close_claim`;
-`claim_history` reads the status changes back from the audit log.
-
-Decision 0016 (and its addendum) records the lock order, the claim number scheme, the ASO
-waiting rule and the lifecycle.
-
-The code lives in the `polis.health.claims` package (decision 0038): `submit` (the use case
-above), `statements` (its SQL, built once), `review` (pend for a person), `funding` (the ASO
-record), `lifecycle` (void, re-adjudication, release, decisions, appeals, history) and
-`common`. This module re-exports their names, so `polis.health.adjudication` stays the
-import path of the rest of the code.
+The code lives in the `polis.health.claims` package: `submit` (submit_claim: load the facts,
+lock the accumulators, adjudicate, write; its docstring tells the steps and lock order),
+`statements` (its SQL, built once), `review` (pend for a person), `funding` (the ASO record),
+`lifecycle` (void, re-adjudication, release, decisions, appeals, history) and `common`. This
+module re-exports their names.
 """
 
 from __future__ import annotations
@@ -118,7 +85,6 @@ from polis.health.claims.statements import (
 )
 from polis.health.claims.submit import (
     _NO_AUTHORIZATIONS,
-    _NUMBER_ALPHABET,
     ClaimLineRequest,
     ClaimOutcome,
     ClaimRequest,
@@ -161,7 +127,6 @@ __all__ = [
     "_LOCK_POLICY_FUNDS",
     "_MOVE_ACCUMULATORS",
     "_NO_AUTHORIZATIONS",
-    "_NUMBER_ALPHABET",
     "ClaimLineRequest",
     "ClaimOutcome",
     "ClaimRequest",

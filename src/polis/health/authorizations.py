@@ -22,7 +22,6 @@ Services flush, never commit. Decision 0024 records the choices.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,11 +37,11 @@ from polis.health import rules
 from polis.health.authorization_schemas import AuthorizationCreate, AuthorizationDecision
 from polis.health.models import Authorization, Member, MemberCoverage, PlanBenefit, Provider
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound
+from polis.platform.ids import random_code
 from polis.platform.money import quantize
 
 ZERO = Decimal("0.00")
 JAKARTA = ZoneInfo("Asia/Jakarta")
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -66,7 +65,7 @@ def new_authorization_number(valid_from: date) -> str:
     """GL-YYYY-XXXXXXXXXXXX: the year of valid_from and 12 random Crockford base-32
     characters (60 bits), like claim numbers; the UNIQUE authorization_number refuses the
     (improbable) duplicate as a 409."""
-    tail = "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    tail = random_code(12)
     return f"GL-{valid_from.year:04d}-{tail}"
 
 

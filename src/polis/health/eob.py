@@ -20,7 +20,6 @@ as a PDF in Indonesian or English (decision 0027).
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -34,13 +33,13 @@ from polis.documents import pdf as pdfkit
 from polis.health import document_schemas as schemas
 from polis.health.models import Claim, ClaimItem, Eob, Member, Provider
 from polis.platform.errors import NotFound
+from polis.platform.ids import random_code
 from polis.platform.money import quantize
 
 DECIDED_STATUSES = ("approved", "partially_approved", "denied")
 LANGUAGES = ("id", "en")
 ZERO = Decimal("0.00")
 JAKARTA = ZoneInfo("Asia/Jakarta")  # business dates on the document are local
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32, as claim numbers
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -113,7 +112,7 @@ _EOB_ID = _INSERT_EOB.returning(cast(Table, Eob.__table__).c.id)
 
 
 def _eob_params(claim_id: uuid.UUID) -> dict[str, Any]:
-    return {"claim_id": claim_id, "fallback": "".join(secrets.choice(_ALPHABET) for _ in range(12))}
+    return {"claim_id": claim_id, "fallback": random_code(12)}
 
 
 async def write_eob(session: AsyncSession, claim: Claim | uuid.UUID) -> Eob | None:

@@ -28,7 +28,6 @@ on the claim never change here. Services only flush; the caller's transaction co
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,10 +48,10 @@ from polis.health.models import (
     Provider,
 )
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound
+from polis.platform.ids import random_code
 
 ZERO = Decimal("0.00")
 JAKARTA = ZoneInfo("Asia/Jakarta")
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 
 # --- payment statuses and their transition table (pure) -----------------------------------
 
@@ -107,7 +106,7 @@ def decided_status(item_statuses: Sequence[str]) -> str:
 
 def new_run_number(run_date: date) -> str:
     """PRUN-YYYYMMDD-TTTTTTTT: the run date and 8 random Crockford base-32 characters."""
-    token = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    token = random_code(8)
     return f"PRUN-{run_date:%Y%m%d}-{token}"
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,12 +24,12 @@ from polis.motor.rating_schemas import (
     RateTableCreate,
 )
 from polis.platform.errors import BusinessRuleError, NotFound
+from polis.platform.ids import random_code
 from polis.reference.service import get_config
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 VOLUNTARY_TABLE = "VOLUNTARY"
 VALIDITY_KEY = "MOTOR_QUOTE_VALIDITY_DAYS"
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32, as claim numbers
 
 # customer_vehicles.vehicle_type (seed CHECK) -> the tariff's vehicle kind
 _KIND_OF_TYPE = {
@@ -72,7 +71,7 @@ def today_bangkok(now: datetime | None = None) -> date:
 def new_quote_number(today: date) -> str:
     """QT-YYYY-XXXXXXXXXXXX: the year and 12 random Crockford base-32 characters (60 bits);
     the UNIQUE quote_number refuses the (improbable) duplicate as a 409."""
-    tail = "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    tail = random_code(12)
     return f"QT-{today.year:04d}-{tail}"
 
 

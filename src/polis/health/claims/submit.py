@@ -36,7 +36,6 @@ waiting rule and the lifecycle.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -97,6 +96,7 @@ from polis.health.models import (
     ProviderContract,
 )
 from polis.platform.errors import BusinessRuleError, NotFound
+from polis.platform.ids import random_code
 from polis.platform.money import quantize
 
 # --- request and outcome ------------------------------------------------------------------
@@ -153,11 +153,8 @@ class ClaimOutcome:
 def new_claim_number(service_date: date) -> str:
     """CLM-YYYY-XXXXXXXXXXXX: the service year and 12 random Crockford base-32 characters
     (60 bits). The registry's UNIQUE claim_number refuses the (improbable) duplicate."""
-    tail = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(12))
+    tail = random_code(12)
     return f"CLM-{service_date.year:04d}-{tail}"
-
-
-_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 
 
 # --- validation ---------------------------------------------------------------------------
