@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import filetype  # type: ignore[import-untyped]
 
@@ -90,6 +91,15 @@ def sanitise_file_name(name: str | None) -> str:
         else:
             text = text[:_MAX_NAME]
     return text
+
+
+def content_disposition(file_name: str, disposition: str = "attachment") -> str:
+    """RFC 6266: an ASCII `filename` fallback and the exact name as UTF-8 `filename*`."""
+    fallback = "".join(
+        c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in file_name
+    ).strip()
+    encoded = quote(file_name, safe="")
+    return f"{disposition}; filename=\"{fallback or 'document'}\"; filename*=UTF-8''{encoded}"
 
 
 def normalise_mime(content_type: str | None) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile, status
 from sqlalchemy import func, select
@@ -16,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from polis.config import Settings
 from polis.db.session import DBSession
-from polis.documents.checks import check_upload
+from polis.documents.checks import check_upload, content_disposition
 from polis.documents.storage import DocumentStore, sha256_of_path
 from polis.health import document_schemas as schemas
 from polis.health.auth import DocumentsRead, DocumentsWrite
@@ -53,15 +52,6 @@ def _document(row: ClaimDocument) -> schemas.ClaimDocument:
         uploaded_at=row.uploaded_at,
         uploaded_by=row.uploaded_by,
     )
-
-
-def content_disposition(file_name: str, disposition: str = "attachment") -> str:
-    """RFC 6266: an ASCII `filename` fallback and the exact name as UTF-8 `filename*`."""
-    fallback = "".join(
-        c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in file_name
-    ).strip()
-    encoded = quote(file_name, safe="")
-    return f"{disposition}; filename=\"{fallback or 'document'}\"; filename*=UTF-8''{encoded}"
 
 
 @router.post(

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 
 from polis.db.session import DBSession
+from polis.documents.checks import content_disposition
 from polis.health import document_schemas as schemas
 from polis.health import eob as eob_service
 from polis.health.auth import ClaimsRead
-from polis.health.document_endpoints import content_disposition
 from polis.platform.schemas import Problem, ValidationProblem
 
 router = APIRouter(tags=["health"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response, status
 
 from polis.db.session import DBSession
+from polis.documents.checks import content_disposition
 from polis.motor import documents, receipts
 from polis.motor.auth import PaymentsRead, PoliciesRead, PoliciesWrite
 from polis.motor.document_schemas import (
@@ -25,15 +25,6 @@ router = APIRouter(tags=["motor"])
 _PROBLEM: dict[str, Any] = {"model": Problem}
 _INVALID: dict[str, Any] = {"model": ValidationProblem}
 _PDF: dict[str, Any] = {"content": {"application/pdf": {}}}
-
-
-def content_disposition(file_name: str, disposition: str = "attachment") -> str:
-    """RFC 6266: an ASCII `filename` fallback and the exact name as UTF-8 `filename*`."""
-    fallback = "".join(
-        c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in file_name
-    ).strip()
-    encoded = quote(file_name, safe="")
-    return f"{disposition}; filename=\"{fallback or 'document'}\"; filename*=UTF-8''{encoded}"
 
 
 def _pdf_response(data: bytes, file_name: str) -> Response:
