@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from httpx import ASGITransport, AsyncClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,6 +23,14 @@ from sqlalchemy.ext.asyncio import (
 from polis.db import migrate
 from polis.db.embedded import EmbeddedPostgres
 from polis.db.urls import libpq, with_driver
+
+# Hypothesis's timing checks (the per-example deadline, "input generation is slow") fail on a
+# loaded two-core CI machine without saying anything about the rules under test; examples and
+# shrinking are unchanged. A test's own @settings still wins for what it sets.
+settings.register_profile(
+    "polis", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("polis")
 
 
 def _replace_db(url: str, name: str) -> str:

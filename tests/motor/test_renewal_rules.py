@@ -169,3 +169,14 @@ def test_coverage_changes() -> None:
     new = {"sum_insured": "650000.00", "no_claim_discount": Decimal("30.00"), "quote_number": "b"}
     assert coverage_changes(old, new) == {"no_claim_discount": {"from": "20.00", "to": "30.00"}}
     assert coverage_changes(old, old) == {}
+
+
+def test_first_notice_other_party_fault_is_read() -> None:
+    """FNOL records the other party's fault (OtherParty.at_fault); insured_at_fault wins when
+    both are there, and an assessment's liability wins over both."""
+    theirs = {"at_fault": True, "registration_number": "1กข 1234", "insurer": "X"}
+    assert not claim_facts(theirs, None, None).insured_at_fault
+    assert not claim_facts(theirs, None, None).counts_against_ncd
+    assert claim_facts({**theirs, "at_fault": False}, None, None).insured_at_fault
+    assert claim_facts({**theirs, "insured_at_fault": True}, None, None).insured_at_fault
+    assert claim_facts(theirs, Decimal("100"), None).insured_at_fault

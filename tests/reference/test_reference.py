@@ -353,6 +353,8 @@ async def test_default_configurations_are_the_seeds(
         "MOTOR_INSURER_ADDRESS_EN",
         "MOTOR_INSURER_TAX_ID",
         "MOTOR_INSURER_BRANCH",
+        "MOTOR_FRAUD_INVESTIGATION_THRESHOLD",
+        "MOTOR_CLAIM_VIDEO_MAX_BYTES",
     }
     defaults = (
         await session.execute(

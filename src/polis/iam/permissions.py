@@ -179,6 +179,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "motor.policies:write",
         "motor.policies:cancel",
         "motor.underwriting:decide",
+        "motor.claims:approve",  # above the adjuster's authority (data/approval_limits.json)
+        "motor.claims:approve_high",
         "health.members:read",
         "health.plans:read",
         "health.policies:read",

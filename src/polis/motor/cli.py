@@ -141,3 +141,30 @@ def expire_payments_command() -> None:
             typer.echo(line)
 
     friendly(run)()
+
+
+@app.command("ocr-pending")
+def ocr_pending_command(
+    limit: int = typer.Option(20, "--limit", min=1, max=500, help="Documents at most"),
+) -> None:
+    """Read the text of PENDING claim documents (OCR in Thai and English, or the PDF's text
+    layer) and mark them PROCESSED; rows another process holds are skipped (FOR UPDATE SKIP
+    LOCKED), so it is safe to run any time, also beside the web app (decision 0052)."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from polis.cli import database, friendly
+    from polis.motor.claim_documents import ocr_pending
+
+    async def job(session: AsyncSession, _day: date) -> list[str]:
+        return [str(document_id) for document_id in await ocr_pending(session, limit)]
+
+    def run() -> None:
+        with database() as url:
+            lines = asyncio.run(_run(url, job, date.today()))
+        typer.echo(f"processed {len(lines)} claim document(s)")
+        for line in lines:
+            typer.echo(line)
+
+    friendly(run)()

@@ -5,6 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from polis.motor import (
+    claim_assessment_endpoints,
+    claim_document_endpoints,
+    claim_endpoints,
+    claim_settlement_endpoints,
     customer_endpoints,
     dlt_endpoints,
     document_endpoints,
@@ -28,5 +32,9 @@ for _module in (
     gateway_endpoints,
     renewal_endpoints,
     document_endpoints,
+    claim_document_endpoints,  # before claim_endpoints: GET /claims/search vs /claims/{id}
+    claim_endpoints,
+    claim_assessment_endpoints,
+    claim_settlement_endpoints,
 ):
     router.include_router(_module.router)

@@ -34,7 +34,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.dialects.postgresql import INET, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import conv
 
@@ -510,6 +510,10 @@ class MotorClaim(Base):
         Index(
             "idx_claims_surveyor", "surveyor_id", postgresql_where=text("surveyor_id IS NOT NULL")
         ),
+        # Thai-segmented full-text search (migration 0016, decision 0053).
+        Index(
+            "idx_claims_search", "search_vector", postgresql_using="gin", postgresql_where=_ACTIVE
+        ),
         _args("Motor insurance claims"),
     )
 
@@ -559,6 +563,12 @@ class MotorClaim(Base):
     version: Mapped[int | None] = mapped_column(Integer, server_default="0")
     deleted_at: Mapped[datetime | None] = mapped_column(_tz())
     deleted_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Derived by polis.motor.claim_search (decision 0053); deferred: never loaded by default.
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
+    ncd_effect: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB,
+        comment="The claim's effect on the policy's next no-claim discount, recorded at settlement",
+    )
 
     policy: Mapped[MotorPolicy] = relationship(lazy="raise")
 
@@ -590,6 +600,7 @@ class MotorClaimDocument(Base):
             text("to_tsvector('english', extracted_text)"),
             postgresql_using="gin",
         ),
+        Index("idx_claim_documents_search", "search_vector", postgresql_using="gin"),
         _args("Documents uploaded for claims processing"),
     )
 
@@ -612,6 +623,8 @@ class MotorClaimDocument(Base):
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     reviewed_at: Mapped[datetime | None] = mapped_column(_tz())
     reviewed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Derived by polis.motor.claim_search (decision 0053); deferred: never loaded by default.
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 
 
 class ClaimAssessment(Base):
@@ -1096,6 +1109,11 @@ class ClaimSettlement(Base):
             "('BANK_TRANSFER', 'PROMPTPAY', 'CHEQUE', 'CASH')",
         ),
         _in("claim_settlements", "status", "('PENDING', 'APPROVED', 'PAID', 'CANCELLED')"),
+        _in(
+            "claim_settlements",
+            "head_of_loss",
+            "('OWN_DAMAGE', 'THIRD_PARTY_PROPERTY', 'BODILY_INJURY')",
+        ),
         _ck("net_amount = gross_amount - deductible_amount", "chk_settlement_amounts"),
         _ck(
             "status NOT IN ('APPROVED', 'PAID')"
@@ -1156,6 +1174,16 @@ class ClaimSettlement(Base):
         comment="Bank account number, AES-256-GCM ciphertext written by the application",
     )
     notes: Mapped[str | None] = mapped_column(Text)
+    head_of_loss: Mapped[str | None] = mapped_column(
+        String(30),
+        comment="Head of loss the row pays: the deductible falls on OWN_DAMAGE, the CMI limits"
+        " on BODILY_INJURY",
+    )
+    loss_details: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB,
+        comment="CMI breakdown of a bodily-injury row: stage, injured person, medical, death"
+        " or disability, inpatient days",
+    )
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _created()
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -398,3 +398,98 @@ def refund_row(
         created_by=user_id,
         updated_by=user_id,
     )
+
+
+def claim_settlement_row(
+    policy: MotorPolicy,
+    claim_id: uuid.UUID,
+    amount: Decimal,
+    method: str,
+    due: date,
+    user_id: uuid.UUID | None,
+    *,
+    bank_code: str | None = None,
+    bank_account_number: str | None = None,
+) -> MotorPayment:
+    """A PENDING outgoing CLAIM_SETTLEMENT payment of a claim settlement row (decision 0051):
+    the policy's customer is the payment's customer whoever the payee is (the settlement row
+    names the payee); paid out by finance and recorded by `record_outgoing_paid`."""
+    return MotorPayment(
+        policy_id=policy.id,
+        claim_id=claim_id,
+        customer_id=policy.customer_id,
+        payment_type="CLAIM_SETTLEMENT",
+        payment_direction="OUTGOING",
+        amount=amount,
+        currency="THB",
+        fees=Decimal("0.00"),
+        total_amount=amount,
+        payment_method=method,
+        payment_status="PENDING",
+        due_date=due,
+        bank_code=bank_code,
+        bank_account_number=bank_account_number,
+        created_by=user_id,
+        updated_by=user_id,
+    )
+
+
+async def record_outgoing_paid(
+    session: AsyncSession,
+    payment: MotorPayment,
+    reference: str,
+    paid_at: datetime,
+    *,
+    user_id: uuid.UUID | None,
+    now: datetime | None = None,
+) -> bool:
+    """Record an OUTGOING payment (locked by the caller) as paid: SUCCESS with the bank's
+    reference and one STAFF CONFIRM payment_transactions row. Same reference again: nothing
+    changes (False). Another reference on a paid payment, a payment not PENDING, or a
+    reference that already paid another payment: 409."""
+    now = now or datetime.now(UTC)
+    if payment.payment_direction != "OUTGOING":
+        raise PaymentConflict(f"Payment {payment.id} is not an outgoing payment.")
+    if payment.payment_status == "SUCCESS":
+        if payment.transaction_reference == reference:
+            return False
+        raise PaymentConflict(
+            f"Payment {payment.id} was already paid with another reference.",
+            extra={"transaction_reference": payment.transaction_reference},
+        )
+    if payment.payment_status != "PENDING":
+        raise PaymentConflict(f"Payment {payment.id} is {payment.payment_status}: not payable.")
+    used = await session.scalar(
+        select(PaymentTransaction.payment_id).where(
+            PaymentTransaction.gateway_provider == MANUAL_PROVIDER,
+            PaymentTransaction.gateway_reference == reference,
+        )
+    )
+    if used is not None:
+        raise PaymentConflict(
+            f"Reference {reference} already recorded payment {used}.",
+            extra={"payment_id": str(used)},
+        )
+    payment.payment_status = "SUCCESS"
+    payment.transaction_reference = reference
+    payment.payment_date = paid_at
+    payment.processed_at = now
+    payment.updated_by = user_id
+    payment.version = (payment.version or 0) + 1
+    session.add(
+        PaymentTransaction(
+            payment_id=payment.id,
+            transaction_type="CONFIRM",
+            amount=payment.total_amount,
+            currency=payment.currency or "THB",
+            status="SUCCESS",
+            gateway_provider=MANUAL_PROVIDER,
+            gateway_reference=reference,
+            request_payload={"transaction_reference": reference, "paid_at": paid_at.isoformat()},
+            occurred_at=paid_at,
+            created_by=user_id,
+            updated_by=user_id,
+        )
+    )
+    await session.flush()
+    return True

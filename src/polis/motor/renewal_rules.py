@@ -107,15 +107,20 @@ def claim_facts(
 ) -> ClaimFacts:
     """A motor.claims row read for the NCD (decision 0047). Fault: the latest assessment's
     `liability_percentage` (> 0: the insured bears liability) when there is one, else
-    `other_party_info.insured_at_fault`; unknown fault counts as at fault. The other party is
-    identified by `other_party_info.identified`, else by a `registration_number` or `name`;
-    recoverable by `other_party_info.recoverable`, else by a named `insurer`. Paid: the
-    settled amount (0 while unsettled)."""
+    `other_party_info.insured_at_fault`, else the negation of the first notice's
+    `other_party_info.at_fault` (the other party's fault); unknown fault counts as at fault.
+    The other party is identified by `other_party_info.identified`, else by a
+    `registration_number` or `name`; recoverable by `other_party_info.recoverable`, else by
+    a named `insurer`. Paid: the settled amount (0 while unsettled)."""
     info = dict(other_party_info or {})
     if liability_percentage is not None:
         at_fault = liability_percentage > 0
     else:
         flag = info.get("insured_at_fault")
+        if not isinstance(flag, bool) and isinstance(info.get("at_fault"), bool):
+            # First notice records whether the *other party* caused it (claim_schemas
+            # OtherParty.at_fault): reported as theirs, the insured is taken as not at fault.
+            flag = not info["at_fault"]
         at_fault = flag if isinstance(flag, bool) else True
     identified = info.get("identified")
     if not isinstance(identified, bool):

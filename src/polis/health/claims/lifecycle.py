@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, any_, func, literal, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from polis.audit.history import NEW, OLD, status_changes
 from polis.audit.models import AuditLog
 from polis.health import rules, transitions
 from polis.health.claims.common import (
@@ -655,31 +656,19 @@ async def claim_history(session: AsyncSession, claim_id: uuid.UUID) -> list[Stat
     changed `status`), oldest first; 404 when there is no such claim."""
     if await session.scalar(select(Claim.id).where(Claim.id == claim_id)) is None:
         raise NotFound(f"Claim {claim_id} not found.", type_="claim-not-found")
-    new, old = AuditLog.new_values, AuditLog.old_values
     rows = await session.execute(
-        select(
+        status_changes(
+            "claims.claim",
+            claim_id,
             AuditLog.timestamp,
             AuditLog.operation,
-            old["status"].astext,
-            new["status"].astext,
+            OLD["status"].astext,
+            NEW["status"].astext,
             AuditLog.user_id,
             User.username,
             AuditLog.user_role,
             AuditLog.request_id,
-            new["updated_by"].astext,
+            NEW["updated_by"].astext,
         )
-        .outerjoin(User, User.id == AuditLog.user_id)
-        .where(
-            AuditLog.table_name == "claims.claim",
-            AuditLog.record_id == claim_id,
-            or_(
-                AuditLog.operation == "INSERT",
-                and_(
-                    AuditLog.operation == "UPDATE",
-                    literal("status") == any_(AuditLog.changed_fields),
-                ),
-            ),
-        )
-        .order_by(AuditLog.timestamp, AuditLog.id)
     )
     return [StatusChange(*row) for row in rows]
