@@ -7,15 +7,17 @@ import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
-from sqlalchemy import text
 
 from polis import __version__
 from polis.config import Settings, get_settings
 from polis.db.session import Database
 from polis.db.urls import primary_url, replica_url
 from polis.iam.auth import record_permissions
+from polis.ops import health
+from polis.ops.metrics import MetricsMiddleware, metrics_response
 from polis.platform.errors import install_error_handlers
 from polis.platform.idempotency import IdempotentReplay, replay_handler
 from polis.platform.logging import RequestContextMiddleware, configure_logging
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     app.add_exception_handler(IdempotentReplay, replay_handler)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(MetricsMiddleware)  # added last: outermost, times everything
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -73,11 +76,23 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"])
-    async def readyz() -> dict[str, str]:
-        """Readiness: the database answers."""
-        async with app.state.db.engine.connect() as conn:
-            await conn.execute(text("select 1"))
-        return {"status": "ok"}
+    async def readyz() -> JSONResponse:
+        """Readiness: check_database_health on the primary. 200 with each check's level
+        (OK or WARNING) while the database answers; 503 (CRITICAL) when it does not. Sizes
+        and names are for `ops:read` users at /api/v1/ops/health, not for anonymous probes."""
+        report = await health.check(app.state.db.engine, settings)
+        return JSONResponse(
+            report.public(), status_code=503 if report.status == health.CRITICAL else 200
+        )
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics (polis.ops.metrics): a bearer METRICS_TOKEN, or loopback only."""
+        db = app.state.db
+        engines = [("primary", db.engine)]
+        if db.read_engine is not None:
+            engines.append(("replica", db.read_engine))
+        return await metrics_response(request, settings, engines, db.sessionmaker)
 
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)

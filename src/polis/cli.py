@@ -192,7 +192,7 @@ def run_server(url: str, host: str, port: int, *, workers: int = 1) -> None:
         port=port,
         log_level="warning",
         access_log=False,  # polis.platform.logging writes one structured line per request
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=get_settings().shutdown_grace_seconds,
         workers=workers,
     )
 
@@ -213,6 +213,15 @@ def _register_optional() -> None:
         except (ImportError, AttributeError):
             continue
         app.add_typer(sub, name=name)
+    # Top-level commands of other packages: each module's `register(app)` adds its own
+    # (`polis worker` and `polis jobs ...`, `polis backup` and `polis restore`, `polis health`'s
+    # database check).
+    for module in ("polis.ops.jobs_cli", "polis.ops.backup_cli", "polis.ops.health_cli"):
+        try:
+            register = importlib.import_module(module).register
+        except (ImportError, AttributeError):
+            continue
+        register(app)
     try:
         demo_mod = importlib.import_module("polis.demo")
     except ImportError:

@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     db_pool_timeout: int = 30
     db_statement_timeout_ms: int = 30_000
 
+    # Read replica (READ_DATABASE_URL; polis.db.session, decision 0055).
+    replica_fallback_seconds: float = Field(
+        default=30.0, gt=0, description="After a replica failure, reads use the primary this long"
+    )
+    replica_max_lag_seconds: float | None = Field(
+        default=None, gt=0, description="Use the primary while the replica lags more; unset=off"
+    )
+    replica_connect_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="Give up connecting to the replica after this"
+    )
+
     # Seed 001 system_configurations defaults, overridable per deployment.
     session_timeout_hours: int = 8
     max_login_attempts: int = 5
@@ -71,6 +82,57 @@ class Settings(BaseSettings):
     payment_gateway_retries: int = Field(default=2, ge=0)
     payment_gateway_callback_tolerance_seconds: int = Field(
         default=300, gt=0, description="Callback timestamp window (replays)"
+    )
+
+    # Health checks and metrics (polis.ops.health, polis.ops.metrics; decision 0057).
+    health_disk_warning_gb: float = Field(default=80, gt=0, description="Database size warning")
+    health_connection_warning: int = Field(default=80, gt=0, description="Active connections")
+    health_lag_warning_seconds: int = Field(default=60, gt=0, description="Replica replay lag")
+    health_timeout_ms: int = Field(default=2_000, gt=0, description="Probe statement timeout")
+    metrics_token: str | None = Field(
+        default=None, description="Bearer token for /metrics; unset = loopback clients only"
+    )
+    metrics_cache_seconds: float = Field(
+        default=15.0, ge=0, description="How long the database figures of /metrics are reused"
+    )
+    shutdown_grace_seconds: int = Field(
+        default=10, ge=0, description="In-flight requests finish within this on SIGTERM"
+    )
+
+    # Backups and point-in-time recovery (polis.ops.backup, decision 0054).
+    backup_dir: Path | None = Field(default=None, description="unset = <var_dir>/backups")
+    backup_retention_days: int = Field(default=7, ge=0, description="0 = keep every backup")
+    backup_upload_command: str | None = Field(
+        default=None, description="Shell command run per backup; {file} = its quoted path"
+    )
+    wal_archive_dir: Path | None = Field(
+        default=None, description="unset = the embedded cluster's <dir>/wal_archive"
+    )
+
+    # Background jobs (polis.ops.jobs, `polis worker`; decision 0056).
+    worker_concurrency: int = Field(default=2, ge=1, description="Jobs one worker runs at once")
+    worker_queues: str = Field(default="", description="Comma-separated queues; empty = all")
+    worker_shutdown_timeout_seconds: float | None = Field(
+        default=None, gt=0, description="On SIGTERM, wait this long for running jobs; unset=all"
+    )
+    job_retries: int = Field(default=4, ge=0, description="Retries after a job's first failure")
+    job_retry_backoff_seconds: int = Field(
+        default=30, ge=0, description="First retry delay; doubles per retry"
+    )
+    job_retry_max_wait_seconds: int = Field(default=3600, ge=0, description="Retry delay cap")
+    job_statement_timeout_ms: int = Field(
+        default=3_600_000, ge=0, description="Statement timeout of job connections; 0 = none"
+    )
+    job_keep_succeeded_days: int = Field(
+        default=30, ge=1, description="Finished jobs kept this long (failed ones until retried)"
+    )
+    partition_months_ahead: int = Field(default=3, ge=1, description="Audit, payments")
+    partition_years_ahead: int = Field(default=2, ge=1, description="Health claims")
+    session_retention_days: int = Field(
+        default=90, ge=1, description="Ended sessions are deleted this long after expiry"
+    )
+    reconciliation_inbox_dir: Path | None = Field(
+        default=None, description="Bank statement CSVs reconciled by the worker; unset = off"
     )
 
     host: str = "127.0.0.1"

@@ -4,6 +4,8 @@ Binaries come from the system's PostgreSQL (>= 15) when present, else from the `
 wheel. PostgreSQL refuses to run as root, so under root the cluster belongs to an
 unprivileged account (`postgres` when it exists, else a `polis` system user we create).
 The superuser password is generated at initdb and kept in `var/pg/credentials` (mode 600).
+Every start archives WAL (archive_mode on) into `var/pg/wal_archive`, or a directory given
+once and remembered, for point-in-time recovery (polis.ops.backup, decision 0054).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import pwd
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -27,6 +30,8 @@ from urllib.parse import quote
 MIN_MAJOR = 15
 SUPERUSER = "polis"
 DATABASE = "polis"
+ARCHIVE_CONF = "polis.archive.conf"  # in the data directory, included by postgresql.conf
+_ARCHIVE_MARK = "# polis-wal-archive: "
 
 
 class EmbeddedError(RuntimeError):
@@ -125,8 +130,9 @@ def _cluster_user() -> ClusterUser:
 class EmbeddedPostgres:
     """Create, start, stop and describe the private cluster in `base_dir`."""
 
-    def __init__(self, base_dir: Path) -> None:
+    def __init__(self, base_dir: Path, *, wal_archive: Path | None = None) -> None:
         self.requested_dir = base_dir.resolve()
+        self._wal_archive = wal_archive.resolve() if wal_archive else None
         self.user = _cluster_user()
         self.base_dir = self._usable_base(self.requested_dir)
         self.data_dir = self.base_dir / "data"
@@ -268,6 +274,7 @@ class EmbeddedPostgres:
             self._initdb()
             if self.running():
                 return False
+            self.configure_archiving()
             port = port or _free_port()
             self._run(
                 [
@@ -298,6 +305,71 @@ class EmbeddedPostgres:
                 "stopping PostgreSQL",
             )
             return True
+
+    # -- WAL archiving ----------------------------------------------------------------------
+    @property
+    def wal_archive(self) -> Path:
+        """Where WAL is archived: the directory given, else the one set at the last start,
+        else `<base_dir>/wal_archive`."""
+        if self._wal_archive is not None:
+            return self._wal_archive
+        with contextlib.suppress(OSError):
+            for line in (self.data_dir / ARCHIVE_CONF).read_text().splitlines():
+                if line.startswith(_ARCHIVE_MARK):
+                    return Path(line[len(_ARCHIVE_MARK) :])
+        return self.base_dir / "wal_archive"
+
+    @wal_archive.setter
+    def wal_archive(self, path: Path) -> None:
+        self._wal_archive = path.resolve()
+
+    def archive_command(self) -> str:
+        """Copy a finished segment into the archive (fsynced, renamed into place); refuse to
+        overwrite a different file of the same name, accept an identical one (a retry)."""
+        d = shlex.quote(str(self.wal_archive))
+        return (
+            f"test ! -f {d}/%f && cp %p {d}/%f.part && sync {d}/%f.part"
+            f" && mv {d}/%f.part {d}/%f || cmp -s %p {d}/%f"
+        )
+
+    def configure_archiving(self) -> bool:
+        """Write the archiving settings (ARCHIVE_CONF) and include them from postgresql.conf;
+        True when they changed (a running server then needs `reload`; archive_mode, a
+        restart)."""
+        archive = self.wal_archive
+        archive.mkdir(parents=True, exist_ok=True)
+        if self.user.switch:
+            os.chown(archive, self.user.uid, self.user.gid)
+            probe = ["test", "-w", str(archive), "-a", "-x", str(archive)]
+            if subprocess.run(self.user.cmd(probe), capture_output=True).returncode != 0:
+                raise EmbeddedError(f"{self.user.name} cannot write the WAL archive {archive}")
+        command = self.archive_command().replace("'", "''")
+        text = (
+            "# Written by Polis at every start (polis.db.embedded); edits are overwritten.\n"
+            f"{_ARCHIVE_MARK}{archive}\n"
+            "wal_level = replica\n"
+            "max_wal_senders = 10\n"
+            "archive_mode = on\n"
+            f"archive_command = '{command}'\n"
+            "archive_timeout = 300\n"
+        )
+        conf = self.data_dir / ARCHIVE_CONF
+        with contextlib.suppress(FileNotFoundError):
+            if conf.read_text() == text:
+                return False
+        conf.write_text(text)
+        if self.user.switch:
+            os.chown(conf, self.user.uid, self.user.gid)
+        main = self.data_dir / "postgresql.conf"
+        include = f"include_if_exists = '{ARCHIVE_CONF}'"
+        if include not in main.read_text():
+            with open(main, "a") as fh:
+                fh.write(f"\n# WAL archiving (decision 0054)\n{include}\n")
+        return True
+
+    def reload(self) -> None:
+        """Make a running server re-read its configuration."""
+        self._run([self._bin("pg_ctl"), "reload", "-D", str(self.data_dir)], "reloading")
 
     def _ensure_database(self) -> None:
         import psycopg

@@ -1,13 +1,23 @@
-"""Async engines (primary and replica) and the request-scoped session (the unit of work)."""
+"""Async engines (primary and replica) and the request-scoped session (the unit of work).
+
+Reads that may be served from a streaming replica (`READ_DATABASE_URL`) take a `ReadSession`:
+it is read-only wherever it runs, and falls back to the primary when the replica cannot be
+reached (or lags more than `REPLICA_MAX_LAG_SECONDS`), marking the replica unavailable for
+`REPLICA_FALLBACK_SECONDS` so that later reads go straight to the primary (decision 0055).
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,22 +28,47 @@ from sqlalchemy.ext.asyncio import (
 from polis.config import Settings
 from polis.db.urls import with_driver
 
+log = structlog.get_logger("polis.db.replica")
 
-def make_engine(url: str, settings: Settings) -> AsyncEngine:
-    """An asyncpg engine with the seed's pool sizes and a statement timeout."""
+# What opening a session on an unreachable, starting or broken replica raises: socket errors
+# and connect timeouts (OSError), and SQLAlchemy's errors (asyncpg's server errors wrapped as
+# DBAPIError, the pool's timeout).
+_UNAVAILABLE: tuple[type[BaseException], ...] = (OSError, SQLAlchemyError)
+
+_READ_ONLY = text("set transaction read only")
+
+# Seconds the replica is behind: 0 when it has replayed all it received (or is no standby),
+# else the age of the last transaction it replayed.
+_LAG = text(
+    "select case when not pg_is_in_recovery()"
+    " or pg_last_wal_receive_lsn() is not distinct from pg_last_wal_replay_lsn() then 0"
+    " else coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp()), 0) end"
+)
+
+
+def make_engine(url: str, settings: Settings, *, replica: bool = False) -> AsyncEngine:
+    """An asyncpg engine with the configured pool sizes and statement timeout.
+
+    The replica's engine also makes every transaction read-only
+    (`default_transaction_read_only`) and gives up connecting after
+    `replica_connect_timeout_seconds`, so a dead replica costs a read little time.
+    """
+    server_settings = {
+        "statement_timeout": str(settings.db_statement_timeout_ms),
+        "application_name": "polis-read" if replica else "polis",
+        "timezone": "UTC",
+    }
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    if replica:
+        server_settings["default_transaction_read_only"] = "on"
+        connect_args["timeout"] = settings.replica_connect_timeout_seconds
     return create_async_engine(
         with_driver(url, "asyncpg"),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
-        connect_args={
-            "server_settings": {
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "application_name": "polis",
-                "timezone": "UTC",
-            }
-        },
+        connect_args=connect_args,
     )
 
 
@@ -45,13 +80,19 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
     read_engine: AsyncEngine | None = None
     read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    replica_fallback_seconds: float = 30.0
+    replica_max_lag_seconds: float | None = None
+    replica_down_until: float = 0.0
+    """time.monotonic() before which reads skip the replica (set when it failed)."""
 
     @classmethod
     def connect(cls, url: str, settings: Settings, read_url: str | None = None) -> Database:
         """Engines for the primary and, when given, the replica."""
         db = cls.from_engine(make_engine(url, settings))
+        db.replica_fallback_seconds = settings.replica_fallback_seconds
+        db.replica_max_lag_seconds = settings.replica_max_lag_seconds
         if read_url:
-            db.read_engine = make_engine(read_url, settings)
+            db.read_engine = make_engine(read_url, settings, replica=True)
             db.read_sessionmaker = async_sessionmaker(db.read_engine, expire_on_commit=False)
         return db
 
@@ -82,15 +123,67 @@ class Database:
         async with self.transaction() as session:
             yield session
 
+    # -- the replica ------------------------------------------------------------------------
+    def replica_in_use(self) -> bool:
+        """Whether reads go to the replica now: one is configured and not marked down."""
+        return self.read_sessionmaker is not None and time.monotonic() >= self.replica_down_until
+
+    def mark_replica_down(self, reason: str, **details: Any) -> None:
+        """Send reads to the primary for `replica_fallback_seconds`; logged as a warning."""
+        self.replica_down_until = time.monotonic() + self.replica_fallback_seconds
+        log.warning(
+            "replica_fallback",
+            reason=reason,
+            retry_in_seconds=self.replica_fallback_seconds,
+            **details,
+        )
+
+    async def _replica_session(self) -> AsyncSession | None:
+        """A session holding a live replica connection, or None: read from the primary."""
+        if self.read_sessionmaker is None or not self.replica_in_use():
+            return None
+        session = self.read_sessionmaker()
+        try:
+            connection = await session.connection()
+            if self.replica_max_lag_seconds is not None:
+                lag = float(await connection.scalar(_LAG) or 0)
+                if lag > self.replica_max_lag_seconds:
+                    await session.close()
+                    self.mark_replica_down("lagging", lag_seconds=round(lag, 3))
+                    return None
+        except _UNAVAILABLE as exc:
+            with suppress(*_UNAVAILABLE):
+                await session.close()
+            self.mark_replica_down("unavailable", error=f"{type(exc).__name__}: {exc}")
+            return None
+        return session
+
     @asynccontextmanager
     async def read_transaction(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session on the replica (the primary when there is none)."""
-        maker = self.read_sessionmaker or self.sessionmaker
-        async with maker() as session:
+        """A read-only session: on the replica when one is configured and answers, else on
+        the primary. It is always rolled back; a write through it fails."""
+        session = await self._replica_session()
+        on_replica = session is not None
+        if session is None:
+            session = self.sessionmaker()
+        async with session:
             try:
+                if not on_replica:
+                    await session.execute(_READ_ONLY)
                 yield session
+            except (DBAPIError, OSError) as exc:
+                # The replica went away during the read: this request fails, later ones
+                # go to the primary until the fallback period is over.
+                lost = isinstance(exc, OSError) or exc.connection_invalidated
+                if on_replica and lost:
+                    self.mark_replica_down("connection lost", error=f"{type(exc).__name__}")
+                raise
             finally:
-                await session.rollback()
+                try:
+                    await session.rollback()
+                except _UNAVAILABLE:
+                    if not on_replica:
+                        raise
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:

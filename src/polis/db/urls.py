@@ -33,7 +33,7 @@ def with_driver(url: str, driver: str) -> str:
 def embedded(settings: Settings | None = None) -> EmbeddedPostgres:
     """The embedded cluster under var/pg."""
     settings = settings or get_settings()
-    return EmbeddedPostgres(settings.var_dir / "pg")
+    return EmbeddedPostgres(settings.var_dir / "pg", wal_archive=settings.wal_archive_dir)
 
 
 def primary_url(settings: Settings | None = None, *, start: bool = True) -> str:

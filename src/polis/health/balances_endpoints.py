@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query
 
-from polis.db.session import DBSession
+from polis.db.session import DBSession, ReadSession
 from polis.health import balances
 from polis.health import balances_schemas as out
 from polis.health.auth import AccumulatorsRead, MembersRead
@@ -66,7 +66,7 @@ async def get_eligibility(
 async def get_benefits(
     member_number: MemberNumber,
     principal: AccumulatorsRead,
-    session: DBSession,
+    session: ReadSession,
     year: Annotated[
         int | None,
         Query(

@@ -7,13 +7,24 @@ from pathlib import Path
 import typer
 
 app = typer.Typer(
-    help="Health insurance (seed 000): batch adjudication, upkeep.", no_args_is_help=True
+    help="Alone: the database health check. With a command: the health insurance line.",
+    no_args_is_help=False,
 )
 
 
-@app.callback()
-def _group() -> None:
-    """Health insurance (seed 000): batch adjudication, upkeep."""
+@app.callback(invoke_without_command=True)
+def _group(
+    ctx: typer.Context,
+    replica: bool = typer.Option(False, "--replica", help="Check READ_DATABASE_URL instead"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """Alone, `polis health` checks the database (check_database_health; exit 0 OK,
+    1 WARNING, 2 CRITICAL; decision 0057). Its commands belong to the health insurance line
+    (seed 000): batch adjudication and upkeep."""
+    if ctx.invoked_subcommand is None:
+        from polis.ops.health_cli import run_health_check
+
+        run_health_check(replica, as_json)
 
 
 # --- pre-authorisations (decision 0024) ---------------------------------------------------

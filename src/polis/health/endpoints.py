@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy import inspect
 
-from polis.db.session import DBSession
+from polis.db.session import DBSession, ReadSession
 from polis.health import schemas
 from polis.health.adjudication import (
     ClaimLineRequest,
@@ -104,7 +104,7 @@ async def create_plan(
 
 @router.get("/plans", tags=["health"], response_model=Page[schemas.Plan])
 async def list_plans(
-    principal: PlansRead, session: DBSession, page: PageQuery
+    principal: PlansRead, session: ReadSession, page: PageQuery
 ) -> Page[schemas.Plan]:
     """List plans by plan_code, one cursor page at a time (without their benefits)."""
     items, next_cursor = await paginate(session, plan_service.statement(), _PLANS_BY_CODE, page)
@@ -163,7 +163,7 @@ async def create_provider(
 
 @router.get("/providers", tags=["health"], response_model=Page[schemas.Provider])
 async def list_providers(
-    principal: ProvidersRead, session: DBSession, page: PageQuery
+    principal: ProvidersRead, session: ReadSession, page: PageQuery
 ) -> Page[schemas.Provider]:
     """List providers by provider_code, one cursor page at a time (without contracts)."""
     items, next_cursor = await paginate(
@@ -235,7 +235,7 @@ async def create_policy(
 
 @router.get("/policies", tags=["health"], response_model=Page[schemas.Policy])
 async def list_policies(
-    principal: PoliciesRead, session: DBSession, page: PageQuery
+    principal: PoliciesRead, session: ReadSession, page: PageQuery
 ) -> Page[schemas.Policy]:
     """List policies by policy_number, one cursor page at a time."""
     items, next_cursor = await paginate(
@@ -331,7 +331,7 @@ async def create_member(
 @router.get("/members", tags=["health"], response_model=Page[schemas.Member])
 async def list_members(
     principal: MembersRead,
-    session: DBSession,
+    session: ReadSession,
     page: PageQuery,
     active: Annotated[
         bool | None,
@@ -510,7 +510,7 @@ def _submitted_detail(body: schemas.ClaimCreate, outcome: ClaimOutcome) -> schem
 @router.get("/claims", tags=["health"], response_model=Page[schemas.ClaimListItem])
 async def list_claims(
     principal: ClaimsRead,
-    session: DBSession,
+    session: ReadSession,
     page: PageQuery,
     status: ClaimStatus | None = None,
     member_number: FilterCode = None,

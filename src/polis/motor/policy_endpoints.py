@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from polis.db.session import DBSession
+from polis.db.session import DBSession, ReadSession
 from polis.motor import payments, policies
 from polis.motor.auth import PaymentsRead, PoliciesCancel, PoliciesRead, PoliciesWrite
 from polis.motor.models import MotorPayment, MotorPolicy
@@ -79,7 +79,7 @@ async def bind_policy(
 @router.get("/policies", response_model=Page[Policy], responses={400: _PROBLEM, 403: _PROBLEM})
 async def list_policies(
     principal: PoliciesRead,
-    session: DBSession,
+    session: ReadSession,
     page: PageQuery,
     customer_id: uuid.UUID | None = None,
     vehicle_id: uuid.UUID | None = None,
