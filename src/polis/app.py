@@ -22,6 +22,7 @@ from polis.platform.errors import install_error_handlers
 from polis.platform.idempotency import IdempotentReplay, replay_handler
 from polis.platform.logging import RequestContextMiddleware, configure_logging
 from polis.platform.openapi import install_openapi
+from polis.platform.security import install_body_limit, install_security
 
 API_PREFIX = "/api/v1"
 
@@ -67,7 +68,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     install_error_handlers(app)
     app.add_exception_handler(IdempotentReplay, replay_handler)
+    # Innermost first (decision 0060): body limit, request context, CORS, security headers.
+    install_body_limit(app, settings)
     app.add_middleware(RequestContextMiddleware)
+    install_security(app, settings)
     app.add_middleware(MetricsMiddleware)  # added last: outermost, times everything
 
     @app.get("/healthz", tags=["ops"])

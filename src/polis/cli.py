@@ -216,7 +216,13 @@ def _register_optional() -> None:
     # Top-level commands of other packages: each module's `register(app)` adds its own
     # (`polis worker` and `polis jobs ...`, `polis backup` and `polis restore`, `polis health`'s
     # database check).
-    for module in ("polis.ops.jobs_cli", "polis.ops.backup_cli", "polis.ops.health_cli"):
+    for module in (
+        "polis.ops.jobs_cli",
+        "polis.ops.backup_cli",
+        "polis.ops.health_cli",
+        "polis.iam.matrix_cli",
+        "polis.platform.keys_cli",
+    ):
         try:
             register = importlib.import_module(module).register
         except (ImportError, AttributeError):

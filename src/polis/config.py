@@ -46,7 +46,17 @@ class Settings(BaseSettings):
 
     # Seed 001 system_configurations defaults, overridable per deployment.
     session_timeout_hours: int = 8
-    max_login_attempts: int = 5
+    max_login_attempts: int = Field(
+        default=5, ge=1, description="Set = wins over ref.system_configurations' row"
+    )
+
+    # Passwords, lockout and the login rate limit (polis.iam; decision 0058).
+    password_min_length: int = Field(default=12, ge=8, le=128, description="Password policy")
+    lockout_minutes: int = Field(default=15, ge=1, description="Lock after MAX_LOGIN_ATTEMPTS")
+    login_rate_limit: int = Field(
+        default=20, ge=1, description="Failed logins per client IP per window"
+    )
+    login_rate_window_seconds: int = Field(default=60, ge=1, description="Rate limit window")
 
     # Field encryption (polis.platform.crypto); unset = a generated development key in var/.
     encryption_keys: str | None = Field(
@@ -57,6 +67,20 @@ class Settings(BaseSettings):
     # Stored documents (polis.documents): content-addressed files; unset = <var_dir>/documents.
     documents_dir: Path | None = Field(default=None, description="unset = <var_dir>/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Upload limit")
+
+    # HTTP hardening (polis.platform.security, decision 0060).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Request body limit")
+    upload_max_bytes: int = Field(
+        default=101 * 1024 * 1024,
+        gt=0,
+        description="Body limit of multipart uploads (>= DOCUMENT_MAX_BYTES and video limit)",
+    )
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed by CORS; empty = CORS off"
+    )
+    hsts_max_age_seconds: int = Field(
+        default=31_536_000, ge=0, description="Strict-Transport-Security max-age (PRODUCTION)"
+    )
 
     # Department of Land Transport check (polis.integrations.dlt, decision 0046); the default
     # is our sandbox (`polis sandbox dlt`), whose key is the development default below.

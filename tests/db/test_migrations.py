@@ -72,6 +72,8 @@ NOT_AUDITED = {
     "ref.tambons",
     "claims.claim_registry",
     "motor.payment_registry",
+    # Per-address login counters (decision 0058): a login must not write audit rows for them.
+    "iam.login_rate_limits",
 }
 
 

@@ -66,11 +66,22 @@ class Principal:
         return permission in self.permissions
 
 
-async def authenticate(
-    session: DBSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+class PasswordChangeRequired(Forbidden):
+    """403: the session's user must change their password before anything else."""
+
+    type_ = "password-change-required"
+    title = "Password Change Required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Change your password first: POST /api/v1/auth/password with the current and a"
+            " new password."
+        )
+
+
+async def _principal(
+    session: DBSession, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
-    """The principal of the bearer token; 401 without a live session."""
     if credentials is None:
         raise Unauthorized("A bearer token is required.")
     found = await auth_service.load_session(session, credentials.credentials)
@@ -83,6 +94,28 @@ async def authenticate(
     structlog.contextvars.bind_contextvars(user_id=str(user.id))
     await apply_audit_context(session, ctx)
     return Principal(user=user, session=user_session, permissions=permissions_for(user.role))
+
+
+async def authenticate(
+    session: DBSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The principal of the bearer token; 401 without a live session, 403
+    `password-change-required` while the user must change their password (the one place
+    that rule is enforced: every route but those of `authenticate_pending` depends on this)."""
+    principal = await _principal(session, credentials)
+    if principal.user.must_change_password:
+        raise PasswordChangeRequired()
+    return principal
+
+
+async def authenticate_pending(
+    session: DBSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """Like `authenticate`, but also for a user who must change their password: only the
+    password change, logout and me routes use it."""
+    return await _principal(session, credentials)
 
 
 class Authorizer:
@@ -110,6 +143,7 @@ def require(*permissions: str) -> Authorizer:
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
+AuthenticatedPending = Annotated[Principal, Depends(authenticate_pending)]
 UsersRead = Annotated[Principal, Depends(require("iam.users:read"))]
 UsersWrite = Annotated[Principal, Depends(require("iam.users:write"))]
 
@@ -117,7 +151,7 @@ UsersWrite = Annotated[Principal, Depends(require("iam.users:write"))]
 def _route_permissions(dependant: Dependant) -> tuple[list[str], bool]:
     """(permissions required anywhere in the dependency tree, whether it authenticates)."""
     found: list[str] = []
-    authenticates = dependant.call is authenticate
+    authenticates = dependant.call in (authenticate, authenticate_pending)
     if isinstance(dependant.call, Authorizer):
         found.append(" | ".join(dependant.call.permissions))
     for sub in dependant.dependencies:

@@ -12,7 +12,7 @@ from polis.iam.permissions import Role
 app = typer.Typer(help="Users: create accounts.", no_args_is_help=True)
 
 
-async def _create(url: str, **fields: str) -> str:
+async def _create(url: str, *, must_change_password: bool | None, **fields: str) -> str:
     from sqlalchemy import pool
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -33,6 +33,7 @@ async def _create(url: str, **fields: str) -> str:
                 email=fields["email"],
                 first_name=fields["first_name"],
                 last_name=fields["last_name"],
+                must_change_password=must_change_password,
             )
             return str(user.id)
     except PolisError as exc:
@@ -52,8 +53,18 @@ def create(
     email: str | None = typer.Option(None, help="Default: <username>@users.polis.invalid"),
     first_name: str | None = typer.Option(None, help="Default: the username"),
     last_name: str = typer.Option("-", help="Default: '-'"),
+    password_change: bool | None = typer.Option(
+        None,
+        "--password-change/--no-password-change",
+        help="Must change the password at first login (default: yes for staff roles, no for"
+        " CUSTOMER and MEMBER)",
+        show_default=False,
+    ),
 ) -> None:
-    """Create an ACTIVE user with a password (argon2id-hashed)."""
+    """Create an ACTIVE user with a password (argon2id-hashed, checked against the policy).
+
+    Staff accounts must change the password at their first login (POST /api/v1/auth/password)
+    unless --no-password-change is given."""
     role = role.strip().upper()
     if role not in Role.__members__:
         raise CliError(f"unknown role {role!r} (one of: {', '.join(r.value for r in Role)})")
@@ -67,6 +78,7 @@ def create(
                 email=email or f"{username}@users.polis.invalid",
                 first_name=first_name or username,
                 last_name=last_name,
+                must_change_password=password_change,
             )
         )
     typer.echo(f"created user {username} ({role}) {user_id}")

@@ -6,12 +6,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from polis.config import Settings
 from polis.db.session import DBSession
 from polis.iam import schemas
-from polis.iam.auth import PUBLIC, Authenticated, UsersRead, UsersWrite
+from polis.iam.auth import PUBLIC, AuthenticatedPending, UsersRead, UsersWrite
 from polis.iam.models import User
 from polis.iam.repository import UserRepository
-from polis.iam.service import InvalidCredentials
+from polis.iam.service import InvalidCredentials, WrongCurrentPassword
 from polis.iam.service import auth as auth_service
 from polis.iam.service import user as user_service
 from polis.platform.context import apply_audit_context, current_context
@@ -29,13 +30,19 @@ _PROBLEM: dict[str, Any] = {"model": Problem}
     "/auth/login",
     tags=["auth"],
     response_model=schemas.Token,
-    responses={401: _PROBLEM},
+    responses={401: _PROBLEM, 429: _PROBLEM},
     openapi_extra={"x-permission": PUBLIC},
 )
 async def login(
     body: schemas.LoginRequest, request: Request, session: DBSession
 ) -> schemas.Token | Response:
-    """Exchange a username and password for a bearer token."""
+    """Exchange a username and password for a bearer token.
+
+    Unknown user, wrong password, locked or inactive account: one 401 `invalid-credentials`.
+    MAX_LOGIN_ATTEMPTS failures lock the account for LOCKOUT_MINUTES; LOGIN_RATE_LIMIT
+    failures per client address per LOGIN_RATE_WINDOW_SECONDS answer 429 with Retry-After.
+    """
+    settings: Settings = request.app.state.settings
     ctx = current_context()
     await apply_audit_context(session, ctx)
     try:
@@ -44,6 +51,7 @@ async def login(
             username=body.username,
             password=body.password,
             ip_address=ctx.ip_address if ctx else None,
+            settings=settings,
         )
     except InvalidCredentials as exc:
         # Returned, not raised: the transaction commits the failed-attempt counter.
@@ -56,25 +64,65 @@ async def login(
         user,
         ip_address=ctx.ip_address if ctx else None,
         user_agent=ctx.user_agent if ctx else None,
+        settings=settings,
     )
-    return schemas.Token(access_token=token, expires_at=user_session.expires_at)
+    return schemas.Token(
+        access_token=token,
+        expires_at=user_session.expires_at,
+        password_change_required=user.must_change_password,
+    )
+
+
+@router.post(
+    "/auth/password",
+    tags=["auth"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: _PROBLEM, 422: _PROBLEM},
+)
+async def change_password(
+    body: schemas.PasswordChange,
+    principal: AuthenticatedPending,
+    request: Request,
+    session: DBSession,
+) -> Response:
+    """Change your own password: the current one, and a new one that meets the policy and
+    is none of your last 5. Your other sessions end; this one stays signed in.
+
+    A wrong current password is a 422 `invalid-current-password` and counts as a failed
+    login (MAX_LOGIN_ATTEMPTS lock the account); a refused new password is a 422
+    `weak-password` naming each broken rule in `errors`.
+    """
+    try:
+        await auth_service.change_password(
+            session,
+            principal.user,
+            current_password=body.current_password,
+            new_password=body.new_password,
+            keep_session=principal.session,
+            settings=request.app.state.settings,
+        )
+    except WrongCurrentPassword as exc:
+        # Returned, not raised: the transaction commits the failed-attempt counter.
+        return error_response(request, exc)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/auth/logout", tags=["auth"], status_code=status.HTTP_204_NO_CONTENT)
-async def logout(principal: Authenticated, session: DBSession) -> Response:
+async def logout(principal: AuthenticatedPending, session: DBSession) -> Response:
     """End the current session; its token stops working at once."""
     await auth_service.revoke_session(session, principal.session, reason="LOGOUT")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/auth/me", tags=["auth"], response_model=schemas.Me)
-async def me(principal: Authenticated) -> schemas.Me:
+async def me(principal: AuthenticatedPending) -> schemas.Me:
     """The signed-in user, their permissions and when the session expires."""
     user = schemas.User.model_validate(principal.user)
     return schemas.Me(
         **user.model_dump(),
         permissions=sorted(principal.permissions),
         session_expires_at=principal.session.expires_at,
+        password_change_required=principal.user.must_change_password,
     )
 
 
@@ -86,10 +134,19 @@ async def me(principal: Authenticated) -> schemas.Me:
     responses={403: _PROBLEM, 409: _PROBLEM},
 )
 async def create_user(
-    body: schemas.UserCreate, principal: UsersWrite, session: DBSession, idem: IdempotencyKey
+    body: schemas.UserCreate,
+    principal: UsersWrite,
+    request: Request,
+    session: DBSession,
+    idem: IdempotencyKey,
 ) -> Response:
     """Create a user account (send an Idempotency-Key to make retries safe)."""
-    user = await user_service.create_user(session, **body.model_dump(), created_by=principal.user)
+    user = await user_service.create_user(
+        session,
+        **body.model_dump(),
+        created_by=principal.user,
+        settings=request.app.state.settings,
+    )
     return await idem.respond(session, schemas.User.model_validate(user), status_code=201)
 
 

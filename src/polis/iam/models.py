@@ -95,6 +95,12 @@ class User(Base):
     )
     failed_login_attempts: Mapped[int | None] = mapped_column(Integer, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(_tz())
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean,
+        server_default=text("false"),
+        comment="The password was set by someone else: every route but the password change "
+        "answers 403",
+    )
     last_login_at: Mapped[datetime | None] = mapped_column(_tz())
     last_login_ip: Mapped[str | None] = mapped_column(INET)
     current_session_id: Mapped[str | None] = mapped_column(String(255))
@@ -146,6 +152,21 @@ class UserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(_tz())
     terminated_at: Mapped[datetime | None] = mapped_column(_tz())
     termination_reason: Mapped[str | None] = mapped_column(String(50))
+
+
+class LoginRateLimit(Base):
+    """Failed logins of one client address in the current fixed window (migration 0019)."""
+
+    __tablename__ = "login_rate_limits"
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index("idx_login_rate_limits_window", "window_start"),
+        {"schema": "iam", "comment": "Failed logins per client IP in the current window"},
+    )
+
+    ip_address: Mapped[str] = mapped_column(INET, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(_tz())
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class IdempotencyKey(Base):

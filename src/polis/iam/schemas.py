@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from polis.iam.passwords import MAX_LENGTH, MIN_LENGTH
+from polis.iam.passwords import MAX_LENGTH, MIN_FLOOR
 from polis.iam.permissions import Role
 from polis.platform.schemas import RequestSchema, Schema
 
@@ -28,6 +28,19 @@ class Token(Schema):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_at: datetime
+    password_change_required: bool = Field(
+        default=False,
+        description="True: every route but POST /auth/password, /auth/logout and /auth/me"
+        " answers 403 password-change-required until the password is changed",
+    )
+
+
+class PasswordChange(RequestSchema):
+    """The current password and the new one (policy: PASSWORD_MIN_LENGTH characters, not a
+    common password, not containing the username or e-mail, none of the last 5)."""
+
+    current_password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    new_password: str = Field(min_length=MIN_FLOOR, max_length=MAX_LENGTH)
 
 
 class UserCreate(RequestSchema):
@@ -39,7 +52,12 @@ class UserCreate(RequestSchema):
     email: str = Field(
         max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["somchai@example.co.th"]
     )
-    password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+    password: str = Field(
+        min_length=MIN_FLOOR,
+        max_length=MAX_LENGTH,
+        description="Policy: PASSWORD_MIN_LENGTH (12) characters, not a common password,"
+        " not containing the username or e-mail; staff must change it at first login",
+    )
     role: Role
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
@@ -70,3 +88,4 @@ class Me(User):
 
     permissions: list[str]
     session_expires_at: datetime
+    password_change_required: bool

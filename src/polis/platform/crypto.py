@@ -4,7 +4,9 @@ Keys come from settings (`ENCRYPTION_KEYS` as `kid:base64key,...`, the first is 
 `BLIND_INDEX_KEY` as base64). With neither set, a development key pair is generated once
 into `var/secrets.json` (mode 600, never committed) so a fresh checkout works.
 Ciphertext layout: `kid` (utf-8) + b"$" + 12-byte nonce + AES-GCM ciphertext||tag; the
-kid is also the associated data, so a blob cannot be relabelled to another key.
+kid is also the associated data, so a blob cannot be relabelled to another key. Text
+columns (`card_token`, `two_factor_secret`) hold the same blob as `kid$base64(nonce||ct)`.
+`ENCRYPTED_TABLES` lists every encrypted column for `polis keys rotate` (decision 0060).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -67,6 +70,30 @@ class Keyring:
         """The key id a blob was encrypted under."""
         return bytes(blob).partition(b"$")[0].decode()
 
+    def encrypt_text(self, plaintext: str) -> str:
+        """encrypt() for a text column: `kid$base64(nonce||ciphertext)`."""
+        kid, _, rest = self.encrypt(plaintext).partition(b"$")
+        return kid.decode() + "$" + base64.b64encode(rest).decode()
+
+    def decrypt_text(self, value: str) -> str:
+        """Decrypt a text column value written by encrypt_text()."""
+        kid, sep, rest = value.partition("$")
+        try:
+            raw = base64.b64decode(rest, validate=True)
+        except ValueError as exc:
+            raise CryptoError("malformed ciphertext") from exc
+        if not sep:
+            raise CryptoError("malformed ciphertext")
+        return self.decrypt(kid.encode() + b"$" + raw)
+
+    def reencrypt(self, blob: bytes) -> bytes:
+        """The same plaintext under the current key (rotation); CryptoError if unreadable."""
+        return self.encrypt(self.decrypt(blob))
+
+    def reencrypt_text(self, value: str) -> str:
+        """reencrypt() for a text column value."""
+        return self.encrypt_text(self.decrypt_text(value))
+
     def seal(self, value: str) -> Sealed:
         """Everything the `<col>`, `<col>_encrypted`, `<col>_hash` and key id columns hold."""
         return Sealed(mask(value) or "", self.encrypt(value), self.blind_index(value), self.current)
@@ -101,14 +128,22 @@ def _dev_secrets(settings: Settings) -> dict[str, str]:
     return data
 
 
+KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,50}$")
+
+
 def keyring_from(encryption_keys: str, blind_index_key: str) -> Keyring:
     """Parse `kid:base64,...` and a base64 blind-index key."""
     keys: dict[str, bytes] = {}
     for part in encryption_keys.split(","):
         kid, _, b64 = part.strip().partition(":")
         key = base64.b64decode(b64)
-        if not kid or len(key) != 32:
-            raise ValueError("ENCRYPTION_KEYS entries must be kid:base64(32 bytes)")
+        if not KEY_ID.match(kid) or len(key) != 32:
+            raise ValueError(
+                "ENCRYPTION_KEYS entries must be kid:base64(32 bytes), kid of letters, digits,"
+                " '.', '_' or '-' (at most 50)"
+            )
+        if kid in keys:
+            raise ValueError(f"ENCRYPTION_KEYS names key id {kid!r} twice")
         keys[kid] = key
     blind = base64.b64decode(blind_index_key)
     if len(blind) < 32:
@@ -125,3 +160,70 @@ def get_keyring() -> Keyring:
         dev = _dev_secrets(settings)
         enc, blind = enc or dev["encryption_keys"], blind or dev["blind_index_key"]
     return keyring_from(enc, blind)
+
+
+# --- the encrypted columns (key rotation, `polis keys`) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class EncryptedColumn:
+    """One column holding ciphertext: bytea `kid$nonce||ct`, or text `kid$base64(...)`."""
+
+    name: str
+    text: bool = False
+
+
+@dataclass(frozen=True)
+class EncryptedTable:
+    """A table with encrypted columns, its primary key and its optional key-id column."""
+
+    table: str
+    key: tuple[str, ...]
+    columns: tuple[EncryptedColumn, ...]
+    key_id_column: str | None = None
+
+
+# Every encrypted column of the schema (decisions 0007, 0012, 0032). Blind indexes (`*_hash`)
+# are not here: their key never rotates. tests/platform/test_keys.py checks this list
+# against the database, so a new `*_encrypted` column cannot be forgotten.
+ENCRYPTED_TABLES: tuple[EncryptedTable, ...] = (
+    EncryptedTable("iam.users", ("id",), (EncryptedColumn("two_factor_secret", text=True),)),
+    EncryptedTable(
+        "member.member",
+        ("id",),
+        (EncryptedColumn("national_id_encrypted"), EncryptedColumn("passport_number_encrypted")),
+        "encryption_key_id",
+    ),
+    EncryptedTable(
+        "provider.provider",
+        ("id",),
+        (EncryptedColumn("bank_account_encrypted"),),
+        "encryption_key_id",
+    ),
+    EncryptedTable(
+        "billing.payment",
+        ("id",),
+        (EncryptedColumn("account_number_encrypted"),),
+        "encryption_key_id",
+    ),
+    EncryptedTable(
+        "motor.customers",
+        ("id",),
+        (EncryptedColumn("national_id_encrypted"),),
+        "encryption_key_id",
+    ),
+    EncryptedTable(
+        "motor.customer_documents", ("id",), (EncryptedColumn("document_number_encrypted"),)
+    ),
+    EncryptedTable(
+        "motor.payments",
+        ("id", "created_at"),
+        (
+            EncryptedColumn("card_token", text=True),
+            EncryptedColumn("bank_account_number_encrypted"),
+        ),
+    ),
+    EncryptedTable(
+        "motor.claim_settlements", ("id",), (EncryptedColumn("bank_account_number_encrypted"),)
+    ),
+)
