@@ -146,6 +146,10 @@ def problem(
         "request_id": current_request_id(),
     }
     body.update(extra or {})
+    if status == 422:
+        # Every 422 is documented as a ValidationProblem (polis.platform.openapi): a business
+        # rule refused without a field to name still carries the (empty) list.
+        body.setdefault("errors", [])
     return ProblemResponse(body, status_code=status, headers=headers)
 
 

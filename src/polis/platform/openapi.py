@@ -2,7 +2,8 @@
 
 Every 4xx documented with the Problem schema is served as application/problem+json; the
 422 of every operation with input is a ValidationProblem (not FastAPI's HTTPValidationError);
-secured operations document 401, and 403 when they need a permission.
+secured operations document 401, and 403 when they need a permission; operations taking a
+`cursor` or an `If-Match` document their 400.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def _operation(op: dict[str, Any]) -> None:
         json_schema = content.get("application/json", {}).get("schema", {})
         if code.startswith(("4", "5")) and json_schema.get("$ref", "").endswith("/Problem"):
             response["content"] = _content("Problem")
+    params = {(p.get("in"), str(p.get("name", "")).lower()) for p in op.get("parameters", [])}
+    if ("query", "cursor") in params or ("header", "if-match") in params:
+        # A cursor that is not ours (invalid-cursor) or a malformed If-Match (invalid-if-match).
+        responses.setdefault(
+            "400", {"description": "Malformed cursor or If-Match", "content": _content("Problem")}
+        )
     if "422" in responses:
         responses["422"] = {
             "description": "Validation Error",
