@@ -247,20 +247,12 @@ def _now(url: str) -> Any:
 
 
 async def _pay_all(url: str) -> int:
-    from sqlalchemy import pool
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from polis.db.session import Database
-    from polis.db.urls import with_driver
+    from polis.db.session import Database, one_off_engine
     from polis.health.payments import create_payment_run
 
-    engine = create_async_engine(with_driver(url, "asyncpg"), poolclass=pool.NullPool)
-    try:
-        async with Database.from_engine(engine).transaction() as session:
-            run = await create_payment_run(session, user="bench")
-            return len(run.payments)
-    finally:
-        await engine.dispose()
+    async with one_off_engine(url) as engine, Database.from_engine(engine).transaction() as s:
+        run = await create_payment_run(s, user="bench")
+        return len(run.payments)
 
 
 @contextlib.contextmanager

@@ -186,6 +186,21 @@ class Database:
                         raise
 
 
+@asynccontextmanager
+async def one_off_engine(url: str) -> AsyncIterator[AsyncEngine]:
+    """An asyncpg engine without a pool for one command's work (the CLI, jobs run by hand,
+    benches): each connection closes when released, and the engine is disposed on exit."""
+    from sqlalchemy import pool
+
+    from polis.db.urls import with_driver
+
+    engine = create_async_engine(with_driver(url, "asyncpg"), poolclass=pool.NullPool)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed when the endpoint returns, rolled back on error."""
     database: Database = request.app.state.db

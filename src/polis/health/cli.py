@@ -33,20 +33,12 @@ def _group(
 async def _expire_authorizations(url: str, day: object) -> int:
     from datetime import date
 
-    from sqlalchemy import pool
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from polis.db.session import Database
-    from polis.db.urls import with_driver
+    from polis.db.session import Database, one_off_engine
     from polis.health.authorizations import expire_authorizations
 
     assert isinstance(day, date)
-    engine = create_async_engine(with_driver(url, "asyncpg"), poolclass=pool.NullPool)
-    try:
-        async with Database.from_engine(engine).transaction() as session:
-            return await expire_authorizations(session, day)
-    finally:
-        await engine.dispose()
+    async with one_off_engine(url) as engine, Database.from_engine(engine).transaction() as s:
+        return await expire_authorizations(s, day)
 
 
 @app.command("expire-authorizations")

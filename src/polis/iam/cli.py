@@ -13,18 +13,15 @@ app = typer.Typer(help="Users: create accounts.", no_args_is_help=True)
 
 
 async def _create(url: str, *, must_change_password: bool | None, **fields: str) -> str:
-    from sqlalchemy import pool
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from polis.db.session import Database
-    from polis.db.urls import with_driver
+    from polis.db.session import Database, one_off_engine
     from polis.iam.service import user as user_service
     from polis.platform.errors import PolisError
 
-    engine = create_async_engine(with_driver(url, "asyncpg"), poolclass=pool.NullPool)
-    db = Database.from_engine(engine)
     try:
-        async with db.transaction() as session:
+        async with (
+            one_off_engine(url) as engine,
+            Database.from_engine(engine).transaction() as session,
+        ):
             user = await user_service.create_user(
                 session,
                 username=fields["username"],
@@ -38,8 +35,6 @@ async def _create(url: str, *, must_change_password: bool | None, **fields: str)
             return str(user.id)
     except PolisError as exc:
         raise CliError(exc.message.rstrip(".")) from None
-    finally:
-        await engine.dispose()
 
 
 @app.command("create")

@@ -16,18 +16,10 @@ def _group() -> None:
 
 
 async def _run(url: str, job: Callable[..., Awaitable[list[str]]], day: date) -> list[str]:
-    from sqlalchemy import pool
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from polis.db.session import Database, one_off_engine
 
-    from polis.db.session import Database
-    from polis.db.urls import with_driver
-
-    engine = create_async_engine(with_driver(url, "asyncpg"), poolclass=pool.NullPool)
-    try:
-        async with Database.from_engine(engine).transaction() as session:
-            return await job(session, day)
-    finally:
-        await engine.dispose()
+    async with one_off_engine(url) as engine, Database.from_engine(engine).transaction() as s:
+        return await job(s, day)
 
 
 def _day(on: str | None) -> date:

@@ -47,18 +47,12 @@ SLOW_SQL = (
 
 
 async def _check(url: str) -> Any:
-    from sqlalchemy import pool
-    from sqlalchemy.ext.asyncio import create_async_engine
-
     from polis.config import get_settings
-    from polis.db.urls import with_driver
+    from polis.db.session import one_off_engine
     from polis.ops import health
 
-    engine = create_async_engine(with_driver(url, "asyncpg"), poolclass=pool.NullPool)
-    try:
+    async with one_off_engine(url) as engine:
         return await health.check(engine, get_settings())
-    finally:
-        await engine.dispose()
 
 
 def run_health_check(replica: bool, as_json: bool) -> None:
