@@ -56,6 +56,15 @@ async def login(
     except InvalidCredentials as exc:
         # Returned, not raised: the transaction commits the failed-attempt counter.
         return error_response(request, exc)
+    return await issue_token(session, user, settings=settings)
+
+
+async def issue_token(
+    session: DBSession, user: User, *, settings: Settings, login_method: str = "PASSWORD"
+) -> schemas.Token:
+    """Open a session for a user whose sign-in is complete (password, and a second factor
+    where one applies) and answer its token: the one place every sign-in route ends."""
+    ctx = current_context()
     if ctx is not None:
         ctx.user_id, ctx.user_role = user.id, user.role
         await apply_audit_context(session, ctx)
@@ -64,6 +73,7 @@ async def login(
         user,
         ip_address=ctx.ip_address if ctx else None,
         user_agent=ctx.user_agent if ctx else None,
+        login_method=login_method,
         settings=settings,
     )
     return schemas.Token(
@@ -191,3 +201,16 @@ TargetUser = Annotated[User, Depends(_user_or_404)]
 async def get_user(user: TargetUser) -> schemas.User:
     """One user account."""
     return schemas.User.model_validate(user)
+
+
+# Sessions, two factors and self-service routes live in their own modules (issue 6);
+# imported last because they use issue_token and the schemas above.
+from polis.iam import (  # noqa: E402
+    self_service_endpoints,
+    session_endpoints,
+    two_factor_endpoints,
+)
+
+router.include_router(session_endpoints.router)
+router.include_router(two_factor_endpoints.router)
+router.include_router(self_service_endpoints.router)
