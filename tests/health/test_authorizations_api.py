@@ -710,6 +710,40 @@ class TestClaims:
             "authorization_exhausted",
         )
 
+    async def test_an_upheld_appeal_readjudicates_against_the_letter_the_claim_named(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        w = await _world(session)
+        staff = await _headers(client, session, "CLAIMS_PROCESSOR")
+        provider = await _headers(client, session, "PROVIDER")
+        # Two letters apply to the same stay; the older one would be chosen unnamed.
+        older = await _approved(client, provider, staff, w, "3000000.00", 3)
+        named = await _approved(client, provider, staff, w, "2000000.00", 3)
+        claim = await _claim(client, staff, claim_body(w, authorization_number=named))
+        assert (claim["total_approved_amount"], _line(claim)["denial_reason"]) == (
+            "2000000.00",
+            "authorization_cap",
+        )
+        url = f"{CLAIMS}/{claim['id']}"
+        appealed = await client.post(f"{url}/appeal", json={"reason": "review"}, headers=staff)
+        assert appealed.status_code == 200, appealed.text
+        upheld = await client.post(
+            f"{url}/appeal/decision", json={"decision": "upheld"}, headers=staff
+        )
+        assert upheld.status_code == 200, upheld.text
+        replacement = upheld.json()["replacement"]
+        # Still capped by the named letter (2,000,000), not the older one (3,000,000).
+        assert replacement["total_approved_amount"] == "2000000.00"
+        used = {
+            number: (await client.get(f"{AUTHS}/{number}", headers=provider)).json()
+            for number in (older, named)
+        }
+        assert (used[named]["claim_id"], used[named]["used_amount"]) == (
+            replacement["id"],
+            "2000000.00",
+        )
+        assert (used[older]["claim_id"], used[older]["used_amount"]) == (None, "0.00")
+
     async def test_amount_and_days_are_shared_across_claims_and_a_void_gives_them_back(
         self, client: AsyncClient, session: AsyncSession
     ) -> None:

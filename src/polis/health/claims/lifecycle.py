@@ -41,6 +41,7 @@ from polis.health.claims.submit import (
 )
 from polis.health.eob import write_eob
 from polis.health.models import (
+    Authorization,
     Claim,
     ClaimDocument,
     ClaimItem,
@@ -243,7 +244,8 @@ async def readjudicate_claim(
     session: AsyncSession, claim_id: uuid.UUID, user_id: uuid.UUID | str
 ) -> ReadjudicationOutcome:
     """Appeal: void the claim, then adjudicate its lines again as a new claim (same member,
-    provider, types, dates and lines) against today's plan and accumulators. The models
+    provider, types, dates, lines and guarantee letter) against today's plan and
+    accumulators. The models
     have no link column: the old claim's items get a `readjudicated` trace step naming the
     new claim and the new claim's items one naming the old."""
     claim = await _locked_claim(session, claim_id)
@@ -273,6 +275,15 @@ async def readjudicate_claim(
         for i in items
     ]
     old_number = claim.claim_number
+    # The guarantee letter the claim named or used (authorization.claim_id holds the latest
+    # claim that did): the replacement names it too, so it is adjudicated against the same
+    # letter, not the member's oldest letter that applies.
+    letter = await session.scalar(
+        select(Authorization.authorization_number)
+        .where(Authorization.claim_id == claim.id)
+        .order_by(Authorization.created_at)
+        .limit(1)
+    )
     voided = await void_claim(session, claim.id, reason="re-adjudication", user_id=user_id)
     replacement = await submit_claim(
         session,
@@ -285,6 +296,7 @@ async def readjudicate_claim(
             lines=lines,
             admission_date=claim.admission_date,
             discharge_date=claim.discharge_date,
+            authorization_number=letter,
             created_by=str(user_id),
         ),
         review_rules=False,
