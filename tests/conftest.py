@@ -52,7 +52,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield pg.url("postgres")
     finally:
-        pg.stop()
+        pg.discard()
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,8 @@ def test_start_url_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source:
     assert not pg.running()
     with pytest.raises(EmbeddedError, match="not running"):
         pg.url()
+    pg.discard()
+    assert pg.base_dir == pg.requested_dir or not pg.base_dir.exists()
 
 
 def test_foreign_data_directory_is_refused() -> None:
@@ -255,3 +257,4 @@ def test_sigterm_stops_the_server_and_its_embedded_cluster(tmp_path: Path) -> No
         subprocess.run(
             [sys.executable, "-m", "polis", "db", "stop"], env=env, capture_output=True, timeout=60
         )
+        EmbeddedPostgres(tmp_path / "var" / "pg").discard()

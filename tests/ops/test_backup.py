@@ -173,12 +173,7 @@ def test_upload_and_corrupt_backups(
 
 def _stop_all(bases: list[Path]) -> None:
     for base in bases:
-        pg = EmbeddedPostgres(base)
-        try:
-            pg.stop()
-        finally:
-            if pg.base_dir != pg.requested_dir:  # a private fallback under /tmp (root)
-                shutil.rmtree(pg.base_dir, ignore_errors=True)
+        EmbeddedPostgres(base).discard()
 
 
 def test_point_in_time_recovery(

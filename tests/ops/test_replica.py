@@ -5,7 +5,6 @@ read-only; pool sizes and statement timeouts come from the settings."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -50,12 +49,6 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _remove(pg: EmbeddedPostgres) -> None:
-    """Remove a cluster directory placed outside the test's tmp dir (the root fallback)."""
-    if pg.base_dir != pg.requested_dir:
-        shutil.rmtree(pg.base_dir, ignore_errors=True)
-
-
 @pytest.fixture
 def primary(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
     """A dedicated primary (wal_level replica, replication allowed from 127.0.0.1), migrated."""
@@ -65,8 +58,7 @@ def primary(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
         migrate.upgrade(pg.url())
         yield pg
     finally:
-        pg.stop()
-        _remove(pg)
+        pg.discard()
 
 
 @pytest.fixture
@@ -77,8 +69,7 @@ def replica(primary: EmbeddedPostgres, tmp_path: Path) -> Iterator[StreamingRepl
         standby.start()
         yield standby
     finally:
-        standby.stop()
-        _remove(standby)
+        standby.discard()
 
 
 def _replay(replica: StreamingReplica, action: str) -> None:

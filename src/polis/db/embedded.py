@@ -306,6 +306,16 @@ class EmbeddedPostgres:
             )
             return True
 
+    def discard(self) -> None:
+        """Stop a scratch cluster (tests, benchmarks) and delete the private directory it
+        fell back to under the system temporary directory (root runs: see `_usable_base`).
+        A cluster in the directory that was asked for is left to whoever owns that place."""
+        try:
+            self.stop()
+        finally:
+            if self.base_dir != self.requested_dir:
+                shutil.rmtree(self.base_dir, ignore_errors=True)
+
     # -- WAL archiving ----------------------------------------------------------------------
     @property
     def wal_archive(self) -> Path:
