@@ -671,8 +671,8 @@ class TestMembers:
         assert member["termination_date"] == "2026-06-30"
         ends = [(c["coverage_end_date"], c["status"]) for c in member["coverages"]]
         assert ends == [
-            ("2026-06-30", "terminated"),
             ("2026-03-31", "terminated"),
+            ("2026-06-30", "terminated"),
             ("2026-09-01", "terminated"),
         ]
         stored = await _scalar(

@@ -441,7 +441,14 @@ class MemberService:
             .join(Policy, Policy.id == MemberCoverage.policy_id)
             .join(Plan, Plan.id == MemberCoverage.plan_id)
             .where(MemberCoverage.member_id == member.id)
-            .order_by(MemberCoverage.coverage_start_date, MemberCoverage.created_at)
+            # Coverages of one request share created_at: the end date, then the id, settle
+            # ties, so the order never depends on how PostgreSQL happens to read the rows.
+            .order_by(
+                MemberCoverage.coverage_start_date,
+                MemberCoverage.coverage_end_date.asc().nulls_last(),
+                MemberCoverage.created_at,
+                MemberCoverage.id,
+            )
             .execution_options(populate_existing=True)
         )
         return MemberView(member, [CoverageView(r[0], r[1], r[2]) for r in rows])
