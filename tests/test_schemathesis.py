@@ -52,6 +52,7 @@ EXCLUDED: tuple[tuple[str | None, str], ...] = (
     ("POST", r"^/api/v1/motor/vehicles/[^/]+/verifications$"),  # DLT
     ("POST", r"^/api/v1/motor/payments/[^/]+/(charge|refund)$"),  # payment gateway
     ("POST", r"^/api/v1/auth/(logout|password)$"),  # ends the admin's session
+    ("DELETE", r"^/api/v1/auth/sessions$"),  # ?include_current=true ends it too
 )
 
 
@@ -92,8 +93,10 @@ def admin_token(fuzz_db: str) -> str:
     token = secrets.token_urlsafe(32)
     with psycopg.connect(fuzz_db) as conn:
         user_id = conn.execute(
-            "INSERT INTO iam.users (username, email, password_hash, first_name, last_name, role)"
-            " VALUES (%s, %s, %s, 'Fuzz', 'Admin', 'ADMIN') RETURNING id",
+            # TOTP on (decision 0063): an ADMIN without it is restricted to enrolment.
+            "INSERT INTO iam.users (username, email, password_hash, first_name, last_name, role,"
+            " two_factor_enabled) VALUES (%s, %s, %s, 'Fuzz', 'Admin', 'ADMIN', true)"
+            " RETURNING id",
             (
                 f"fuzz_{uuid.uuid4().hex[:8]}",
                 f"fuzz{uuid.uuid4().hex[:8]}@example.test",

@@ -45,7 +45,16 @@ class Settings(BaseSettings):
     )
 
     # Seed 001 system_configurations defaults, overridable per deployment.
-    session_timeout_hours: int = 8
+    session_timeout_hours: int = Field(
+        default=8, ge=1, description="Absolute session lifetime: no refresh extends it"
+    )
+    # Sessions (polis.iam; decision 0062).
+    access_token_minutes: int = Field(
+        default=15, ge=1, description="Access token lifetime; POST /auth/refresh for a new one"
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="A session unused this long ends (IDLE_TIMEOUT)"
+    )
     max_login_attempts: int = Field(
         default=5, ge=1, description="Set = wins over ref.system_configurations' row"
     )
@@ -107,6 +116,19 @@ class Settings(BaseSettings):
     payment_gateway_callback_tolerance_seconds: int = Field(
         default=300, gt=0, description="Callback timestamp window (replays)"
     )
+
+    # SMS provider (polis.integrations.sms, decision 0063); the defaults are our sandbox
+    # (`polis sandbox sms`) and its development key.
+    sms_base_url: str = Field(default="http://127.0.0.1:8092", description="SMS API root")
+    sms_api_key: str = Field(default="polis-sms-sandbox-key", description="X-API-Key sent")
+    sms_sender: str = Field(default="POLIS", max_length=11, description="Sender name shown")
+    sms_timeout_seconds: float = Field(default=5.0, gt=0, description="Per HTTP attempt")
+    sms_retries: int = Field(default=1, ge=0, description="Retries after the first attempt")
+    # Two factors and SMS one-time passwords (polis.iam.two_factor, decision 0063).
+    sms_otp_expiry_minutes: int = Field(
+        default=5, ge=1, le=60, description="Set = wins over ref.system_configurations' row"
+    )
+    totp_issuer: str = Field(default="Polis", description="Issuer shown by authenticator apps")
 
     # Health checks and metrics (polis.ops.health, polis.ops.metrics; decision 0057).
     health_disk_warning_gb: float = Field(default=80, gt=0, description="Database size warning")

@@ -34,6 +34,22 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("adjuster", "ADJUSTER", "Anan", "Chaiyaporn"),
     ("surveyor", "SURVEYOR", "Prasert", "Wongsawat"),
     ("auditor", "AUDITOR", "Audit", "Reader"),
+    # Self-service logins, linked to the first member and customer (ensure_demo_users).
+    ("member", "MEMBER", "Member", "Demo"),
+    ("customer", "CUSTOMER", "Customer", "Demo"),
+)
+
+# Link the self-service demo logins to a person (the first by number / creation) once.
+_LINK_DEMO_LOGINS = (
+    "update member.member set user_id = u.id from iam.users u"
+    " where u.username = 'member' and member.member.id ="
+    " (select id from member.member where user_id is null order by member_number limit 1)"
+    " and not exists (select 1 from member.member m where m.user_id = u.id)",
+    "update motor.customers set user_id = u.id from iam.users u"
+    " where u.username = 'customer' and motor.customers.id ="
+    " (select id from motor.customers where user_id is null and deleted_at is null"
+    " order by created_at, id limit 1)"
+    " and not exists (select 1 from motor.customers c where c.user_id = u.id)",
 )
 
 TWO = Decimal("0.01")
@@ -802,6 +818,8 @@ def ensure_demo_users(url: str) -> list[tuple[str, str, str]]:
                 ),
             )
             out.append((username, role, password))
+        for statement in _LINK_DEMO_LOGINS:
+            conn.execute(statement)
     return out
 
 
@@ -842,11 +860,22 @@ def demo(
         for row in ensure_demo_users(url):
             table.add_row(*row)
         console.print(table)
+        # Decision 0063: these roles need a second factor.
+        console.print(
+            "admin, underwriter and adjuster need two-factor authentication: their first"
+            " sign-in gives a token that only enrols (POST /api/v1/auth/2fa/totp: scan the QR"
+            " code with an authenticator app, then POST /api/v1/auth/2fa/totp/confirm with a"
+            " code; keep the recovery codes). Later sign-ins answer the challenge at POST"
+            " /api/v1/auth/login/2fa."
+        )
         if serve:
             from polis.config import get_settings
             from polis.integrations.dlt_sandbox import start_for_demo
 
             dlt = get_settings()
             console.print(start_for_demo(dlt.dlt_base_url, dlt.dlt_api_key)[0])
+            from polis.integrations.sms_sandbox import start_for_demo as start_sms
+
+            console.print(start_sms(dlt.sms_base_url, dlt.sms_api_key)[0])
             console.print(f"Polis on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
             run_server(url, host, port)

@@ -74,6 +74,13 @@ NOT_AUDITED = {
     "motor.payment_registry",
     # Per-address login counters (decision 0058): a login must not write audit rows for them.
     "iam.login_rate_limits",
+    # Refresh-token rotation bookkeeping (decision 0062): hashes only; each rotation and each
+    # revoked family shows as an audited update of iam.user_sessions.
+    "iam.refresh_tokens",
+    # Half-done sign-ins and the last TOTP step spent (decision 0063): per-login bookkeeping
+    # (hashes only); enrolment, recovery codes and lockouts show on audited tables.
+    "iam.login_challenges",
+    "iam.totp_steps",
 }
 
 

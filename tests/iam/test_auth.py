@@ -30,10 +30,16 @@ class TestLogin:
         body = response.json()
         assert body["token_type"] == "bearer"
         assert len(body["access_token"]) >= 40
+        # The access token lives ACCESS_TOKEN_MINUTES, the session (and its refresh token)
+        # SESSION_TIMEOUT_HOURS (decision 0062).
         expires = datetime.fromisoformat(body["expires_at"])
+        minutes = get_settings().access_token_minutes
+        assert before + timedelta(minutes=minutes) <= expires
+        assert expires <= datetime.now(UTC) + timedelta(minutes=minutes)
+        refresh_expires = datetime.fromisoformat(body["refresh_expires_at"])
         hours = get_settings().session_timeout_hours
-        assert before + timedelta(hours=hours) <= expires
-        assert expires <= datetime.now(UTC) + timedelta(hours=hours)
+        assert before + timedelta(hours=hours) <= refresh_expires
+        assert refresh_expires <= datetime.now(UTC) + timedelta(hours=hours)
 
     async def test_stores_only_the_sha256_of_the_token(
         self, client: AsyncClient, session: AsyncSession

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.iam import passwords
 from polis.iam.passwords import verify_password
-from tests.iam.factories import PASSWORD, create_user, login, signed_in
+from tests.iam.factories import PASSWORD, create_user, login, signed_in, token_body
 
 NEW = "tamarind monsoon ferry 42"
 
@@ -124,13 +124,11 @@ class TestForcedChange:
     async def test_login_flags_it_and_other_routes_refuse_until_changed(
         self, client: AsyncClient, session: AsyncSession
     ) -> None:
-        user = await create_user(session, role="ADMIN", must_change_password=True)
-        response = await client.post(
-            "/api/v1/auth/login", json={"username": user.username, "password": PASSWORD}
-        )
-        assert response.status_code == 200
-        assert response.json()["password_change_required"] is True
-        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        # An ADMIN signs in with the second factor (decision 0063).
+        user = await create_user(session, role="ADMIN", must_change_password=True, totp=True)
+        token = await token_body(client, user.username)
+        assert token["password_change_required"] is True
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
 
         refused = await client.get("/api/v1/iam/users", headers=headers)
         assert refused.status_code == 403
@@ -149,10 +147,8 @@ class TestForcedChange:
         assert (await client.get("/api/v1/iam/users", headers=headers)).status_code == 200
         me = await client.get("/api/v1/auth/me", headers=headers)
         assert me.json()["password_change_required"] is False
-        relogin = await client.post(
-            "/api/v1/auth/login", json={"username": user.username, "password": NEW}
-        )
-        assert relogin.json()["password_change_required"] is False
+        relogin = await token_body(client, user.username, NEW)
+        assert relogin["password_change_required"] is False
 
     async def test_logout_still_works(self, client: AsyncClient, session: AsyncSession) -> None:
         user = await create_user(session, role="AGENT", must_change_password=True)

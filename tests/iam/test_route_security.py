@@ -16,6 +16,13 @@ from polis.iam.permissions import PERMISSIONS
 
 PUBLIC = {
     ("post", "/api/v1/auth/login"),
+    # A refresh token is the credential (decision 0062).
+    ("post", "/api/v1/auth/refresh"),
+    # The second step of a sign-in, and sign-in by SMS code: the challenge token and the code
+    # are the credential (decision 0063).
+    ("post", "/api/v1/auth/login/2fa"),
+    ("post", "/api/v1/auth/otp"),
+    ("post", "/api/v1/auth/otp/verify"),
     # The payment gateway's webhook: authenticated by its HMAC signature, not a token
     # (decision 0048); an unsigned call is a 401 like any anonymous call.
     ("post", "/api/v1/motor/payments/gateway/callback"),

@@ -535,7 +535,7 @@ async def test_two_concurrent_refunds_cannot_exceed_what_was_paid(
     from polis.app import create_app
     from polis.db import migrate
     from polis.db.urls import with_driver
-    from tests.iam.factories import PASSWORD, create_user
+    from tests.iam.factories import create_user, login
     from tests.motor.test_policies_api import staff  # noqa: F401  (same helpers)
 
     url = create_database()
@@ -543,17 +543,15 @@ async def test_two_concurrent_refunds_cannot_exceed_what_was_paid(
     engine = create_async_engine(with_driver(url, "asyncpg"))
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as s, s.begin():
-            user = await create_user(s, role="ADMIN")
+            user = await create_user(s, role="ADMIN", totp=True)
         async with running_gateway() as gw:
             app = create_app(_settings(url, gw.base_url))
             async with (
                 serve_with_lifespan(app) as app_url,
                 httpx.AsyncClient(base_url=app_url, timeout=60) as http,
             ):
-                login = await http.post(
-                    "/api/v1/auth/login", json={"username": user.username, "password": PASSWORD}
-                )
-                headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+                # An ADMIN signs in with the second factor (decision 0063).
+                headers = {"Authorization": f"Bearer {await login(http, user.username)}"}
                 policy = await bound_policy(http, headers)
                 payment = policy["payments"][0]
                 assert (await confirm(http, headers, payment, "BANK-CONC-1")).status_code == 200

@@ -384,6 +384,12 @@ class Member(Base):
     termination_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid,
+        ForeignKey("iam.users.id", ondelete="SET NULL"),
+        unique=True,
+        comment="The MEMBER login of this person (self-service)",
+    )
 
     coverages: Mapped[list[MemberCoverage]] = relationship(
         "polis.health.models.MemberCoverage", lazy="raise"

@@ -30,6 +30,7 @@ from polis.db.session import DBSession
 from polis.iam.models import User, UserSession
 from polis.iam.permissions import check_known, permissions_for
 from polis.iam.service import auth as auth_service
+from polis.iam.two_factor import enrolment_pending
 from polis.platform.context import apply_audit_context, current_context
 from polis.platform.errors import Forbidden, Unauthorized
 
@@ -79,6 +80,21 @@ class PasswordChangeRequired(Forbidden):
         )
 
 
+class TwoFactorEnrolmentRequired(Forbidden):
+    """403: the user's role requires a second factor and this session has none yet
+    (decision 0063)."""
+
+    type_ = "two-factor-enrolment-required"
+    title = "Two-Factor Enrolment Required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your role requires two-factor authentication: enrol an authenticator with POST"
+            " /api/v1/auth/2fa/totp and confirm it with POST /api/v1/auth/2fa/totp/confirm"
+            " (a session opened without a second factor stays restricted: sign in again)."
+        )
+
+
 async def _principal(
     session: DBSession, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
@@ -106,6 +122,8 @@ async def authenticate(
     principal = await _principal(session, credentials)
     if principal.user.must_change_password:
         raise PasswordChangeRequired()
+    if enrolment_pending(principal.user, principal.session):
+        raise TwoFactorEnrolmentRequired()
     return principal
 
 

@@ -29,18 +29,23 @@ _PROBLEM: dict[str, Any] = {"model": Problem}
 @router.post(
     "/auth/login",
     tags=["auth"],
-    response_model=schemas.Token,
+    response_model=schemas.Token | schemas.LoginChallenge,
     responses={401: _PROBLEM, 429: _PROBLEM},
     openapi_extra={"x-permission": PUBLIC},
 )
 async def login(
     body: schemas.LoginRequest, request: Request, session: DBSession
-) -> schemas.Token | Response:
-    """Exchange a username and password for a bearer token.
+) -> schemas.Token | schemas.LoginChallenge | Response:
+    """Exchange a username and password for a bearer token, or for a two-factor challenge.
 
     Unknown user, wrong password, locked or inactive account: one 401 `invalid-credentials`.
     MAX_LOGIN_ATTEMPTS failures lock the account for LOCKOUT_MINUTES; LOGIN_RATE_LIMIT
     failures per client address per LOGIN_RATE_WINDOW_SECONDS answer 429 with Retry-After.
+
+    With TOTP enabled the answer is a LoginChallenge (`two_factor_required: true`): send its
+    `challenge_token` and a code to POST /auth/login/2fa. ADMIN, SUPER_ADMIN, UNDERWRITER and
+    ADJUSTER without TOTP get a token with `two_factor_enrolment_required: true`: only the
+    enrolment routes, /auth/me, /auth/logout and /auth/password answer until they enrol.
     """
     settings: Settings = request.app.state.settings
     ctx = current_context()
@@ -56,7 +61,7 @@ async def login(
     except InvalidCredentials as exc:
         # Returned, not raised: the transaction commits the failed-attempt counter.
         return error_response(request, exc)
-    return await issue_token(session, user, settings=settings)
+    return await two_factor_endpoints.sign_in(session, user, settings=settings)
 
 
 async def issue_token(
@@ -68,7 +73,7 @@ async def issue_token(
     if ctx is not None:
         ctx.user_id, ctx.user_role = user.id, user.role
         await apply_audit_context(session, ctx)
-    token, user_session = await auth_service.create_session(
+    issued = await auth_service.create_session(
         session,
         user,
         ip_address=ctx.ip_address if ctx else None,
@@ -76,11 +81,7 @@ async def issue_token(
         login_method=login_method,
         settings=settings,
     )
-    return schemas.Token(
-        access_token=token,
-        expires_at=user_session.expires_at,
-        password_change_required=user.must_change_password,
-    )
+    return schemas.Token.issued(issued, user)
 
 
 @router.post(
@@ -141,7 +142,7 @@ async def me(principal: AuthenticatedPending) -> schemas.Me:
     tags=["iam"],
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.User,
-    responses={403: _PROBLEM, 409: _PROBLEM},
+    responses={403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM},
 )
 async def create_user(
     body: schemas.UserCreate,
@@ -150,7 +151,12 @@ async def create_user(
     session: DBSession,
     idem: IdempotencyKey,
 ) -> Response:
-    """Create a user account (send an Idempotency-Key to make retries safe)."""
+    """Create a user account (send an Idempotency-Key to make retries safe).
+
+    A MEMBER login may be linked to its health member (`member_number`), a CUSTOMER login to
+    its motor customer (`customer_id`) for self-service under /me: 404 when the person does
+    not exist, 409 `person-already-linked` when they already have a login, 422
+    `invalid-link` for another role."""
     user = await user_service.create_user(
         session,
         **body.model_dump(),

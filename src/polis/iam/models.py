@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     CHAR,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
     func,
     text,
@@ -116,18 +118,40 @@ class User(Base):
     deleted_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
+# termination_reason of an ended session (decision 0062): logout; ended by its user or by an
+# administrator through the sessions API; a password change ending the user's other
+# sessions; no activity for SESSION_IDLE_MINUTES; past expires_at; a spent refresh token
+# presented again (the whole family ends).
+TERMINATION_REASONS = (
+    "LOGOUT",
+    "REVOKED_BY_USER",
+    "REVOKED_BY_ADMIN",
+    "PASSWORD_CHANGED",
+    "IDLE_TIMEOUT",
+    "EXPIRED",
+    "REFRESH_TOKEN_REUSE",
+)
+
+
 class UserSession(Base):
-    """A signed-in session; session_id is the SHA-256 of the opaque bearer token."""
+    """A signed-in session (one login: the family of its rotated tokens); session_id is the
+    SHA-256 of the current opaque access token, refresh_token_hash that of the current
+    refresh token."""
 
     __tablename__ = "user_sessions"
     __table_args__ = (
         CheckConstraint(
             "login_method IN ('PASSWORD', 'SSO', 'TOKEN', 'BIOMETRIC')", name="login_method"
         ),
+        CheckConstraint(
+            f"termination_reason IN ({', '.join(repr(r) for r in TERMINATION_REASONS)})",
+            name="termination_reason",
+        ),
         Index("idx_user_sessions_user", "user_id"),
         Index("idx_user_sessions_session_id", "session_id"),
         Index("idx_user_sessions_active", "is_active", "expires_at"),
         Index("idx_user_sessions_cleanup", "expires_at", postgresql_where=text("NOT is_active")),
+        Index("idx_user_sessions_idle", "last_activity_at", postgresql_where=text("is_active")),
         {"schema": "iam", "comment": "Active user sessions for security tracking"},
     )
 
@@ -140,7 +164,10 @@ class UserSession(Base):
         unique=True,
         comment="SHA-256 of the bearer token (the token itself is never stored)",
     )
-    refresh_token_hash: Mapped[str | None] = mapped_column(String(255))
+    refresh_token_hash: Mapped[str | None] = mapped_column(
+        String(255),
+        comment="SHA-256 of the current refresh token (earlier ones: iam.refresh_tokens)",
+    )
     ip_address: Mapped[str] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(Text)
     device_info: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -149,9 +176,56 @@ class UserSession(Base):
     login_method: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime | None] = mapped_column(_tz(), server_default=func.now())
     last_activity_at: Mapped[datetime | None] = mapped_column(_tz(), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(_tz())
+    expires_at: Mapped[datetime] = mapped_column(
+        _tz(),
+        comment="Absolute end of the session: login + SESSION_TIMEOUT_HOURS; no refresh extends it",
+    )
+    access_expires_at: Mapped[datetime | None] = mapped_column(
+        _tz(),
+        comment="The current access token works until then (ACCESS_TOKEN_MINUTES); NULL: until"
+        " expires_at",
+    )
     terminated_at: Mapped[datetime | None] = mapped_column(_tz())
     termination_reason: Mapped[str | None] = mapped_column(String(50))
+    # Two factors (migration 0022, decision 0063; owned by the two-factor work): opened
+    # without a second factor by a user whose role requires one.
+    two_factor_pending: Mapped[bool] = mapped_column(
+        Boolean,
+        server_default=text("false"),
+        comment="Opened without a second factor by a user whose role requires one: enrolment"
+        " routes only",
+    )
+
+
+class RefreshToken(Base):
+    """One refresh token of a session (migration 0021): spent ones stay, so that a token
+    presented a second time is recognised and ends the session (decision 0062)."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        CheckConstraint("(used_at IS NULL) = (replaced_by IS NULL)", name="spent"),
+        Index("idx_refresh_tokens_session", "user_session_id"),
+        {
+            "schema": "iam",
+            "comment": "Refresh tokens of a session (its family): spent ones are kept to detect"
+            " reuse",
+        },
+    )
+
+    token_hash: Mapped[str] = mapped_column(
+        CHAR(64),
+        primary_key=True,
+        comment="SHA-256 of the refresh token (the token itself is never stored)",
+    )
+    user_session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("iam.user_sessions.id", ondelete="CASCADE")
+    )
+    issued_at: Mapped[datetime] = mapped_column(_tz(), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(_tz())
+    used_at: Mapped[datetime | None] = mapped_column(_tz())
+    replaced_by: Mapped[str | None] = mapped_column(
+        CHAR(64), comment="token_hash of the token it was exchanged for"
+    )
 
 
 class LoginRateLimit(Base):
@@ -196,3 +270,80 @@ class IdempotencyKey(Base):
     response_body: Mapped[Any | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(_tz(), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(_tz())
+
+
+# --- Two factors (migration 0022, decision 0063) ---------------------------------------------
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code of a user's second factor (its keyed hash only)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (
+        UniqueConstraint("user_id", "code_hash", name="uq_recovery_codes_user_code"),
+        Index("idx_recovery_codes_unused", "user_id", postgresql_where=text("used_at IS NULL")),
+        {"schema": "iam", "comment": "Single-use 2FA recovery codes (keyed hashes only)"},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, primary_key=True, server_default=func.gen_random_uuid()
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("iam.users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(
+        CHAR(64),
+        comment="HMAC-SHA256 of the normalised code under the blind-index key, never the code",
+    )
+    created_at: Mapped[datetime] = mapped_column(_tz(), server_default=func.now())
+    used_at: Mapped[datetime | None] = mapped_column(_tz())
+
+
+class LoginChallenge(Base):
+    """A sign-in waiting for its second factor (TWO_FACTOR) or for the code of an SMS
+    one-time password (SMS_OTP); the token and the SMS code are stored hashed."""
+
+    __tablename__ = "login_challenges"
+    __table_args__ = (
+        CheckConstraint("kind IN ('TWO_FACTOR', 'SMS_OTP')", name="kind"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        CheckConstraint("(kind = 'SMS_OTP') = (code_hash IS NOT NULL)", name="code"),
+        Index("idx_login_challenges_user", "user_id", "created_at"),
+        Index("idx_login_challenges_expires", "expires_at"),
+        {
+            "schema": "iam",
+            "comment": "Sign-ins waiting for a second factor or an SMS one-time password"
+            " (hashes only)",
+        },
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, primary_key=True, server_default=func.gen_random_uuid()
+    )
+    challenge_hash: Mapped[str] = mapped_column(
+        CHAR(64), unique=True, comment="SHA-256 of the challenge token"
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("iam.users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str | None] = mapped_column(
+        CHAR(64),
+        comment="SMS_OTP: HMAC-SHA256 of the code under the blind-index key, never the code",
+    )
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    ip_address: Mapped[str | None] = mapped_column(INET)
+    created_at: Mapped[datetime] = mapped_column(_tz(), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(_tz())
+    used_at: Mapped[datetime | None] = mapped_column(_tz())
+
+
+class TotpStep(Base):
+    """The last TOTP time step a user spent: a code of that step or earlier is refused."""
+
+    __tablename__ = "totp_steps"
+    __table_args__ = (
+        {"schema": "iam", "comment": "Last TOTP time step spent per user (no code is taken twice)"},
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("iam.users.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[datetime] = mapped_column(_tz(), server_default=func.now())

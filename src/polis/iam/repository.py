@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from polis.iam.models import User, UserSession
+from polis.iam.models import RefreshToken, User, UserSession
 
 # Every right-hand side reads the row as it is when the statement writes it (after waiting
 # for a concurrent writer), so counting cannot lose an update.
@@ -127,7 +128,7 @@ class UserRepository:
 
 
 class SessionRepository:
-    """Reads and writes iam.user_sessions."""
+    """Reads and writes iam.user_sessions and iam.refresh_tokens."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -144,41 +145,143 @@ class SessionRepository:
         await self.session.refresh(user_session)
         return user_session
 
-    async def get_live(self, token_hash: str, now: datetime) -> tuple[UserSession, User] | None:
-        """The active, unexpired session with this token hash, and its live ACTIVE user."""
+    async def add_refresh_token(self, token: RefreshToken) -> None:
+        """Insert one refresh token of a session and flush."""
+        self.session.add(token)
+        await self.session.flush()
+
+    async def get_live(
+        self, token_hash: str, now: datetime, *, idle_since: datetime | None = None
+    ) -> tuple[UserSession, User] | None:
+        """The active session whose current access token has this hash, when neither the
+        token, the session nor (with `idle_since`) its activity has run out; and its live
+        ACTIVE user."""
         stmt = (
             select(UserSession, User)
             .join(User, User.id == UserSession.user_id)
             .where(
                 UserSession.session_id == token_hash,
                 UserSession.is_active.is_(True),
+                or_(UserSession.access_expires_at.is_(None), UserSession.access_expires_at > now),
                 UserSession.expires_at > now,
                 User.deleted_at.is_(None),
                 User.account_status == "ACTIVE",
             )
         )
+        if idle_since is not None:
+            stmt = stmt.where(UserSession.last_activity_at > idle_since)
         row = (await self.session.execute(stmt)).one_or_none()
         return (row[0], row[1]) if row else None
 
-    async def terminate_others(
-        self, user_id: uuid.UUID, *, keep: uuid.UUID, at: datetime, reason: str
-    ) -> int:
-        """End every active session of the user but `keep`; how many were ended."""
+    async def touch(self, user_session: UserSession, *, now: datetime, before: datetime) -> bool:
+        """Set last_activity_at to `now` when it is older than `before` (at most one write
+        per session and interval). A row another transaction holds is skipped, not waited
+        for: parallel requests of one session never queue behind each other's write."""
+        stale = (
+            select(UserSession.id)
+            .where(
+                UserSession.id == user_session.id,
+                or_(UserSession.last_activity_at.is_(None), UserSession.last_activity_at < before),
+            )
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         result = await self.session.execute(
             update(UserSession)
-            .where(
-                UserSession.user_id == user_id,
-                UserSession.id != keep,
-                UserSession.is_active.is_(True),
+            .where(UserSession.id == stale)
+            .values(last_activity_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        set_committed_value(user_session, "last_activity_at", now)
+        return True
+
+    async def lock_refresh_token(self, token_hash: str) -> tuple[RefreshToken, UserSession] | None:
+        """The refresh token with this hash and its session, both rows locked until the
+        transaction ends and read as they are after any concurrent refresh committed: of two
+        refreshes with one token, the second sees the first one's used_at."""
+        stmt = (
+            select(RefreshToken, UserSession)
+            .join(UserSession, UserSession.id == RefreshToken.user_session_id)
+            .where(RefreshToken.token_hash == token_hash)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return (row[0], row[1]) if row else None
+
+    async def spend_refresh_token(
+        self, token: RefreshToken, *, at: datetime, replaced_by: str
+    ) -> None:
+        """Mark a refresh token used, naming its successor."""
+        token.used_at, token.replaced_by = at, replaced_by
+        await self.session.flush()
+
+    async def rotate(self, user_session: UserSession, **values: Any) -> None:
+        """Give a session its new token hashes and times (flushed)."""
+        for name, value in values.items():
+            setattr(user_session, name, value)
+        await self.session.flush()
+
+    async def get_for_user(self, user_id: uuid.UUID, session_id: uuid.UUID) -> UserSession | None:
+        """The session with this id, when it belongs to the user (else None: no telling
+        whether it exists)."""
+        stmt = select(UserSession).where(
+            UserSession.id == session_id, UserSession.user_id == user_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def list_for_user(self, user_id: uuid.UUID, *, ended: int) -> list[UserSession]:
+        """Every active session of the user, newest first, then the `ended` most recently
+        ended ones."""
+        active = select(UserSession).where(
+            UserSession.user_id == user_id, UserSession.is_active.is_(True)
+        )
+        rows = list(
+            (
+                await self.session.execute(
+                    active.order_by(UserSession.created_at.desc(), UserSession.id.desc())
+                )
+            ).scalars()
+        )
+        if ended > 0:
+            stmt = (
+                select(UserSession)
+                .where(UserSession.user_id == user_id, UserSession.is_active.is_not(True))
+                .order_by(
+                    UserSession.terminated_at.desc().nulls_last(),
+                    UserSession.created_at.desc(),
+                    UserSession.id.desc(),
+                )
+                .limit(ended)
             )
-            .values(is_active=False, terminated_at=at, termination_reason=reason)
+            rows.extend((await self.session.execute(stmt)).scalars())
+        return rows
+
+    async def terminate_others(
+        self, user_id: uuid.UUID, *, keep: uuid.UUID | None, at: datetime, reason: str
+    ) -> int:
+        """End every active session of the user but `keep` (all of them when None); how
+        many were ended."""
+        stmt = update(UserSession).where(
+            UserSession.user_id == user_id, UserSession.is_active.is_(True)
+        )
+        if keep is not None:
+            stmt = stmt.where(UserSession.id != keep)
+        result = await self.session.execute(
+            stmt.values(
+                is_active=False, terminated_at=at, termination_reason=reason
+            ).execution_options(synchronize_session="fetch")
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def terminate(self, session_id: uuid.UUID, *, at: datetime, reason: str) -> None:
-        """Mark one session inactive."""
-        await self.session.execute(
+    async def terminate(self, session_id: uuid.UUID, *, at: datetime, reason: str) -> bool:
+        """Mark one session inactive; whether it was active."""
+        result = await self.session.execute(
             update(UserSession)
             .where(UserSession.id == session_id, UserSession.is_active.is_(True))
             .values(is_active=False, terminated_at=at, termination_reason=reason)
+            .execution_options(synchronize_session="fetch")
         )
+        return bool(getattr(result, "rowcount", 0))

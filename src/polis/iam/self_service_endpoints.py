@@ -1,7 +1,321 @@
-"""Placeholder: routes land here (issue 6)."""
+"""Self-service routes under /me: a member's or customer's own records, read under row-level
+security (polis.iam.self_service, decision 0064).
+
+Every route runs its reads through the request's session as `polis_self_service` with the
+person's id set, reusing the domains' services and response schemas: the queries are the
+staff routes' own, and PostgreSQL's policies narrow them to the person's rows. Another
+person's id answers 404, exactly like an id that does not exist.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from pydantic import create_model
+from sqlalchemy import select
+
+from polis.db.session import DBSession
+from polis.documents.checks import content_disposition
+from polis.health import document_endpoints as health_documents
+from polis.health import document_schemas as health_document_schemas
+from polis.health import eob as eob_service
+from polis.health import schemas as health_schemas
+from polis.health.endpoints import _CLAIMS_NEWEST_FIRST, _claim_detail, _member_detail
+from polis.health.eob_endpoints import PDF, _wants_pdf
+from polis.health.models import Member
+from polis.health.service import ClaimFilter
+from polis.health.service import claim as claim_service
+from polis.health.service import member as member_service
+from polis.iam.self_service import SelfService, as_application, own_customer, own_member
+from polis.motor import claims as motor_claims
+from polis.motor import documents as motor_documents
+from polis.motor import payments as motor_payments
+from polis.motor import policies as motor_policies
+from polis.motor import schemas as motor_schemas
+from polis.motor.claim_endpoints import claim_out
+from polis.motor.claim_schemas import Claim as MotorClaimSchema
+from polis.motor.customers import customers as customer_service
+from polis.motor.document_schemas import PolicyDocumentList
+from polis.motor.models import MotorPayment, MotorPolicy
+from polis.motor.payment_schemas import Payment as MotorPaymentSchema
+from polis.motor.policy_endpoints import policy_out, with_payments
+from polis.motor.policy_schemas import Policy as MotorPolicySchema
+from polis.motor.policy_schemas import PolicyWithPayments
+from polis.platform.pagination import Keyset, Page, PageQuery, paginate
+from polis.platform.schemas import Problem, Schema, ValidationProblem
+
+router = APIRouter(prefix="/me", tags=["self-service"])
+
+_PROBLEM: dict[str, Any] = {"model": Problem}
+_INVALID: dict[str, Any] = {"model": ValidationProblem}
+_REFUSALS: dict[int | str, dict[str, Any]] = {403: _PROBLEM, 404: _PROBLEM}
+
+MemberSelf = Annotated[SelfService, own_member("health.members:read_own")]
+MemberClaims = Annotated[SelfService, own_member("health.claims:read_own")]
+MemberDocuments = Annotated[SelfService, own_member("documents:read_own")]
+CustomerSelf = Annotated[SelfService, own_customer("motor.customers:read_own")]
+CustomerPolicies = Annotated[SelfService, own_customer("motor.policies:read_own")]
+CustomerPayments = Annotated[SelfService, own_customer("motor.payments:read_own")]
+CustomerClaims = Annotated[SelfService, own_customer("motor.claims:read_own")]
+CustomerDocuments = Annotated[SelfService, own_customer("documents:read_own")]
+
+PolicyNumber = Annotated[str, Path(min_length=1, max_length=50)]
+
+# What staff see of a motor claim and its customer does not: the fraud score and flags, and
+# whether the claim is under investigation.
+_STAFF_ONLY = frozenset({"fraud_score", "fraud_flags", "requires_investigation"})
+OwnMotorClaim: type[Schema] = create_model(  # type: ignore[call-overload]
+    "OwnMotorClaim",
+    __base__=Schema,
+    __doc__="A motor claim as its customer sees it (no fraud scoring).",
+    **{
+        name: (field.annotation, field)
+        for name, field in MotorClaimSchema.model_fields.items()
+        if name not in _STAFF_ONLY
+    },
+)
+
+_PAYMENTS_NEWEST_FIRST = Keyset(
+    "me.motor.payments.created_at", MotorPayment.created_at, MotorPayment.id, descending=True
+)
+
+
+# --- health: the member --------------------------------------------------------------------
+
+
+@router.get(
+    "/health/member",
+    response_model=health_schemas.MemberDetail,
+    responses=_REFUSALS,
+)
+async def my_membership(me: MemberSelf, session: DBSession) -> health_schemas.MemberDetail:
+    """Your membership and coverages (identifiers masked)."""
+    number = await session.scalar(select(Member.member_number).where(Member.id == me.member_id))
+    return _member_detail(await member_service.get(session, number or ""))
+
+
+@router.get(
+    "/health/claims",
+    response_model=Page[health_schemas.ClaimListItem],
+    responses={**_REFUSALS, 400: _PROBLEM},
+)
+async def my_health_claims(
+    me: MemberClaims, session: DBSession, page: PageQuery
+) -> Page[health_schemas.ClaimListItem]:
+    """Your claims, newest submission first (cursor paging)."""
+    items, next_cursor = await paginate(
+        session, claim_service.statement(ClaimFilter()), _CLAIMS_NEWEST_FIRST, page
+    )
+    return Page[health_schemas.ClaimListItem](
+        items=[health_schemas.ClaimListItem.model_validate(dict(r._mapping)) for r in items],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/health/claims/{claim_id}",
+    response_model=health_schemas.ClaimDetail,
+    responses=_REFUSALS,
+)
+async def my_health_claim(
+    claim_id: uuid.UUID, me: MemberClaims, session: DBSession
+) -> health_schemas.ClaimDetail:
+    """One of your claims with its lines and how each was adjudicated."""
+    return _claim_detail(await claim_service.get(session, claim_id))
+
+
+@router.get(
+    "/health/claims/{claim_id}/eob",
+    response_model=health_document_schemas.Eob,
+    responses={
+        200: {"description": "The EOB as JSON, or as a PDF", "content": {PDF: {}}},
+        **_REFUSALS,
+        422: _INVALID,
+    },
+)
+async def my_eob(
+    claim_id: uuid.UUID,
+    me: MemberClaims,
+    session: DBSession,
+    format_: Annotated[
+        health_document_schemas.EobFormat | None,
+        Query(alias="format", description="json (default) or pdf"),
+    ] = None,
+    lang: Annotated[
+        health_document_schemas.EobLanguage,
+        Query(description="Indonesian (id, default) or English (en)"),
+    ] = "id",
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    """The explanation of benefits of one of your claims; 404 until the claim is decided."""
+    record = await eob_service.find_eob(session, claim_id)
+    view = await eob_service.eob_view(session, record, lang)
+    if not _wants_pdf(format_, accept):
+        return view
+    return Response(
+        content=eob_service.render_pdf(view),
+        media_type=PDF,
+        headers={
+            "Content-Disposition": content_disposition(f"{view.eob_number}-{lang}.pdf"),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get(
+    "/health/claims/{claim_id}/documents",
+    response_model=list[health_document_schemas.ClaimDocument],
+    responses=_REFUSALS,
+)
+async def my_health_claim_documents(
+    claim_id: uuid.UUID, me: MemberDocuments, session: DBSession
+) -> list[health_document_schemas.ClaimDocument]:
+    """The documents of one of your claims, oldest upload first."""
+    return await health_documents.list_claim_documents(claim_id, me.principal, session)
+
+
+@router.get(
+    "/health/claims/{claim_id}/documents/{document_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file's bytes, with its MIME type and an attachment name",
+            "content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}},
+        },
+        **_REFUSALS,
+    },
+)
+async def my_health_claim_document(
+    claim_id: uuid.UUID,
+    document_id: uuid.UUID,
+    request: Request,
+    me: MemberDocuments,
+    session: DBSession,
+) -> Response:
+    """One document of one of your claims, byte for byte."""
+    return await health_documents.download_claim_document(
+        claim_id, document_id, request, me.principal, session
+    )
+
+
+# --- motor: the customer -------------------------------------------------------------------
+
+
+@router.get("/motor/customer", response_model=motor_schemas.Customer, responses=_REFUSALS)
+async def my_customer_record(me: CustomerSelf, session: DBSession) -> motor_schemas.Customer:
+    """Your customer record (national id masked)."""
+    return motor_schemas.Customer.model_validate(
+        await customer_service.get(session, me.customer_id)
+    )
+
+
+@router.get(
+    "/motor/policies",
+    response_model=Page[MotorPolicySchema],
+    responses={**_REFUSALS, 400: _PROBLEM},
+)
+async def my_motor_policies(
+    me: CustomerPolicies, session: DBSession, page: PageQuery
+) -> Page[MotorPolicySchema]:
+    """Your policies, newest first (cursor paging)."""
+    items, cursor = await motor_policies.list_policies(session, page)
+    return Page[MotorPolicySchema](items=[policy_out(p) for p in items], next_cursor=cursor)
+
+
+@router.get(
+    "/motor/policies/{policy_number}", response_model=PolicyWithPayments, responses=_REFUSALS
+)
+async def my_motor_policy(
+    policy_number: PolicyNumber, me: CustomerPolicies, session: DBSession
+) -> PolicyWithPayments:
+    """One of your policies with its payments."""
+    policy = await motor_policies.get_policy(session, policy_number)
+    return with_payments(policy, await motor_payments.policy_payments(session, policy.id))
+
+
+@router.get(
+    "/motor/policies/{policy_number}/documents",
+    response_model=PolicyDocumentList,
+    responses=_REFUSALS,
+)
+async def my_motor_policy_documents(
+    policy_number: PolicyNumber, me: CustomerDocuments, session: DBSession
+) -> PolicyDocumentList:
+    """The documents of one of your policies (schedule, certificate, receipts)."""
+    await _render_due_documents(session, me, policy_number)
+    return await motor_documents.list_documents(session, policy_number)
+
+
+@router.get(
+    "/motor/policies/{policy_number}/documents/{document_id}",
+    response_class=Response,
+    responses={200: {"content": {PDF: {}}}, **_REFUSALS},
+)
+async def my_motor_policy_document(
+    policy_number: PolicyNumber, document_id: uuid.UUID, me: CustomerDocuments, session: DBSession
+) -> Response:
+    """One document of one of your policies, byte for byte (application/pdf)."""
+    await _render_due_documents(session, me, policy_number)
+    row, data = await motor_documents.get_document(session, policy_number, document_id)
+    name = row.document_name
+    if (row.version_number or 1) > 1:
+        name = name.removesuffix(".pdf") + f"-v{row.version_number}.pdf"
+    return Response(
+        content=data,
+        media_type=PDF,
+        headers={
+            "Content-Disposition": content_disposition(name),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def _render_due_documents(session: DBSession, me: SelfService, policy_number: str) -> None:
+    """The policy is looked up under RLS (404 when it is not the customer's); the documents
+    due and not rendered yet are rendered as the application (the self-service role writes
+    nothing), then the route reads them under RLS again."""
+    policy = await motor_policies.get_policy(session, policy_number)
+    async with as_application(session, me):
+        await motor_documents.ensure_documents(session, policy)
+
+
+@router.get(
+    "/motor/payments",
+    response_model=Page[MotorPaymentSchema],
+    responses={**_REFUSALS, 400: _PROBLEM},
+)
+async def my_motor_payments(
+    me: CustomerPayments, session: DBSession, page: PageQuery
+) -> Page[MotorPaymentSchema]:
+    """Your payments (premiums and instalments, refunds, claim settlements), newest first."""
+    stmt: Any = select(MotorPayment, MotorPolicy.policy_number).outerjoin(
+        MotorPolicy, MotorPolicy.id == MotorPayment.policy_id
+    )
+    items, cursor = await paginate(session, stmt, _PAYMENTS_NEWEST_FIRST, page)
+    return Page[MotorPaymentSchema](
+        items=[motor_payments.payment_out(r[0], r[1]) for r in items], next_cursor=cursor
+    )
+
+
+@router.get(
+    "/motor/claims",
+    response_model=Page[OwnMotorClaim],
+    responses={**_REFUSALS, 400: _PROBLEM},
+)
+async def my_motor_claims(me: CustomerClaims, session: DBSession, page: PageQuery) -> Any:
+    """Your claims, most recently reported first (cursor paging)."""
+    items, cursor = await motor_claims.list_claims(session, motor_claims.ClaimFilter(), page)
+    return {"items": [_own_claim(c, p) for c, p in items], "next_cursor": cursor}
+
+
+@router.get("/motor/claims/{claim_id}", response_model=OwnMotorClaim, responses=_REFUSALS)
+async def my_motor_claim(claim_id: uuid.UUID, me: CustomerClaims, session: DBSession) -> Any:
+    """One of your claims."""
+    claim, policy = await motor_claims.claim_with_policy(session, claim_id)
+    return _own_claim(claim, policy)
+
+
+def _own_claim(claim: Any, policy: Any) -> dict[str, Any]:
+    return claim_out(claim, policy).model_dump(exclude=set(_STAFF_ONLY))

@@ -7,17 +7,26 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.config import Settings, get_settings
 from polis.iam import passwords
-from polis.iam.models import User, UserSession
+from polis.iam.devices import parse_user_agent
+from polis.iam.models import RefreshToken, User, UserSession
 from polis.iam.permissions import Role
 from polis.iam.ratelimit import LoginRateLimiter
 from polis.iam.repository import SessionRepository, UserRepository
-from polis.platform.context import MAX_USER_AGENT, client_ip
+from polis.platform.context import (
+    MAX_USER_AGENT,
+    apply_audit_context,
+    client_ip,
+    current_context,
+)
 from polis.platform.errors import BusinessRuleError, Conflict, Forbidden, Unauthorized
 from polis.reference.service import ConfigurationNotFoundError, get_config
 
@@ -100,6 +109,46 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# --- sessions (decision 0062) ---------------------------------------------------------------
+
+logger = structlog.get_logger(__name__)
+
+# last_activity_at is written at most this often per session (not on every request).
+ACTIVITY_RESOLUTION = timedelta(minutes=1)
+
+
+class InvalidRefreshToken(Unauthorized):
+    """401 for a refresh token that is unknown, spent, or of an ended or expired session."""
+
+    type_ = "invalid-token"
+
+    def __init__(self) -> None:
+        super().__init__("The refresh token is invalid or has expired.")
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    """The tokens of a sign-in or a refresh (shown once) and the session row."""
+
+    access_token: str
+    refresh_token: str
+    user_session: UserSession
+
+
+def _access_expiry(now: datetime, session_end: datetime, settings: Settings) -> datetime:
+    """ACCESS_TOKEN_MINUTES from now, never past the session's absolute end."""
+    return min(now + timedelta(minutes=settings.access_token_minutes), session_end)
+
+
+async def _attribute_to(session: AsyncSession, user: User) -> None:
+    """Attribute the transaction's audited writes to `user` (a refresh, or the activity
+    write of authentication, happens before anyone else fills in the audit context)."""
+    ctx = current_context()
+    if ctx is not None:
+        ctx.user_id, ctx.user_role = user.id, user.role
+        await apply_audit_context(session, ctx)
+
+
 class UserService:
     """Creating user accounts."""
 
@@ -120,11 +169,15 @@ class UserService:
         created_by: User | None = None,
         must_change_password: bool | None = None,
         settings: Settings | None = None,
+        member_number: str | None = None,
+        customer_id: uuid.UUID | None = None,
     ) -> User:
         """Create an ACTIVE user with an argon2id password hash.
 
         `must_change_password` defaults to True for staff roles (every role but CUSTOMER and
-        MEMBER): the password was chosen by whoever created the account.
+        MEMBER): the password was chosen by whoever created the account. `member_number`
+        (MEMBER) or `customer_id` (CUSTOMER) links the login to its person for self-service
+        (polis.iam.self_service.link_login: 404 unknown, 409 already linked).
         """
         settings = settings or get_settings()
         try:
@@ -164,7 +217,12 @@ class UserService:
             created_by=created_by.id if created_by else None,
             updated_by=created_by.id if created_by else None,
         )
-        return await repo.add(user)
+        user = await repo.add(user)
+        if member_number is not None or customer_id is not None:
+            from polis.iam.self_service import link_login  # imports polis.iam.auth
+
+            await link_login(session, user, member_number=member_number, customer_id=customer_id)
+        return user
 
 
 class AuthService:
@@ -306,23 +364,42 @@ class AuthService:
         user_agent: str | None = None,
         login_method: str = "PASSWORD",
         settings: Settings | None = None,
-    ) -> tuple[str, UserSession]:
-        """Open a session and record the login on the user.
+    ) -> IssuedSession:
+        """Open a session (a new token family) and record the login on the user.
 
-        Returns (the bearer token, shown once; the stored row, which holds only its hash).
+        Returns the access and refresh tokens, shown once, and the stored row, which holds
+        only their hashes. The access token works for ACCESS_TOKEN_MINUTES, the refresh token
+        until the session's absolute end (SESSION_TIMEOUT_HOURS after now).
         """
         settings = settings or get_settings()
-        token = secrets.token_urlsafe(TOKEN_BYTES)
+        access, refresh = secrets.token_urlsafe(TOKEN_BYTES), secrets.token_urlsafe(TOKEN_BYTES)
         now, ip = utcnow(), client_ip(ip_address)
-        user_session = UserSession(
-            user_id=user.id,
-            session_id=hash_token(token),
-            ip_address=ip,
-            user_agent=user_agent[:MAX_USER_AGENT] if user_agent else None,
-            login_method=login_method,
-            expires_at=now + timedelta(hours=settings.session_timeout_hours),
+        user_agent = user_agent[:MAX_USER_AGENT] if user_agent else None
+        expires_at = now + timedelta(hours=settings.session_timeout_hours)
+        repo = SessionRepository.from_session(session)
+        user_session = await repo.add(
+            UserSession(
+                user_id=user.id,
+                session_id=hash_token(access),
+                refresh_token_hash=hash_token(refresh),
+                ip_address=ip,
+                user_agent=user_agent,
+                device_info=parse_user_agent(user_agent),
+                login_method=login_method,
+                created_at=now,
+                last_activity_at=now,
+                expires_at=expires_at,
+                access_expires_at=_access_expiry(now, expires_at, settings),
+            )
         )
-        await SessionRepository.from_session(session).add(user_session)
+        await repo.add_refresh_token(
+            RefreshToken(
+                token_hash=hash_token(refresh),
+                user_session_id=user_session.id,
+                issued_at=now,
+                expires_at=expires_at,
+            )
+        )
         await UserRepository.from_session(session).set_fields(
             user,
             current_session_id=str(user_session.id),
@@ -331,22 +408,113 @@ class AuthService:
             failed_login_attempts=0,
             locked_until=None,
         )
-        return token, user_session
+        return IssuedSession(access, refresh, user_session)
 
     async def load_session(
-        self, session: AsyncSession, token: str
+        self, session: AsyncSession, token: str, *, settings: Settings | None = None
     ) -> tuple[UserSession, User] | None:
-        """The live session of a bearer token and its user; None when unknown or expired."""
+        """The live session of an access token and its user; None when the token is unknown,
+        replaced by a refresh or past ACCESS_TOKEN_MINUTES, or the session ended, reached its
+        absolute end or was idle SESSION_IDLE_MINUTES.
+
+        Records the activity (last_activity_at) at most once per ACTIVITY_RESOLUTION per
+        session, not on every request.
+        """
         if not token or len(token) > 512:
             return None
-        return await SessionRepository.from_session(session).get_live(hash_token(token), utcnow())
+        settings = settings or get_settings()
+        now = utcnow()
+        repo = SessionRepository.from_session(session)
+        idle = timedelta(minutes=settings.session_idle_minutes)
+        found = await repo.get_live(hash_token(token), now, idle_since=now - idle)
+        if found is None:
+            return None
+        user_session, user = found
+        last = user_session.last_activity_at
+        if last is None or last < now - ACTIVITY_RESOLUTION:
+            await _attribute_to(session, user)
+            await repo.touch(user_session, now=now, before=now - ACTIVITY_RESOLUTION)
+        return user_session, user
 
     async def revoke_session(
         self, session: AsyncSession, user_session: UserSession, *, reason: str = "LOGOUT"
-    ) -> None:
-        """End a session now."""
-        await SessionRepository.from_session(session).terminate(
+    ) -> bool:
+        """End a session now (its access and refresh tokens stop working); whether it was
+        still active."""
+        return await SessionRepository.from_session(session).terminate(
             user_session.id, at=utcnow(), reason=reason
+        )
+
+    async def refresh_session(
+        self, session: AsyncSession, refresh_token: str, *, settings: Settings | None = None
+    ) -> tuple[IssuedSession, User]:
+        """Exchange a refresh token for a new access token and a new refresh token.
+
+        The refresh token's row and its session's are locked first, so refreshes of one
+        session take turns. A token already spent means someone kept a copy: the session
+        ends (REFRESH_TOKEN_REUSE), taking every token of the family with it. A session past
+        its absolute end or idle too long ends too (EXPIRED, IDLE_TIMEOUT). Each of these,
+        and an unknown token, raises InvalidRefreshToken after flushing: the caller commits
+        before answering. On success the previous access token stops working at once, and
+        the new one never outlives the session's expires_at.
+        """
+        settings = settings or get_settings()
+        if not refresh_token or len(refresh_token) > 512:
+            raise InvalidRefreshToken()
+        repo = SessionRepository.from_session(session)
+        found = await repo.lock_refresh_token(hash_token(refresh_token))
+        if found is None:
+            raise InvalidRefreshToken()
+        token, user_session = found
+        now = utcnow()
+        user = await UserRepository.from_session(session).get(user_session.user_id)
+        if user is not None:
+            await _attribute_to(session, user)
+        if token.used_at is not None:
+            if await repo.terminate(user_session.id, at=now, reason="REFRESH_TOKEN_REUSE"):
+                logger.warning(
+                    "refresh_token_reused",
+                    user_session_id=str(user_session.id),
+                    user_id=str(user_session.user_id),
+                )
+            raise InvalidRefreshToken()
+        if not user_session.is_active:
+            raise InvalidRefreshToken()
+        if user_session.expires_at <= now:
+            await repo.terminate(user_session.id, at=user_session.expires_at, reason="EXPIRED")
+            raise InvalidRefreshToken()
+        idle = timedelta(minutes=settings.session_idle_minutes)
+        last = user_session.last_activity_at or user_session.created_at or now
+        if last <= now - idle:
+            await repo.terminate(user_session.id, at=last + idle, reason="IDLE_TIMEOUT")
+            raise InvalidRefreshToken()
+        if user is None or user.account_status != "ACTIVE":
+            raise InvalidRefreshToken()
+        access, refresh = secrets.token_urlsafe(TOKEN_BYTES), secrets.token_urlsafe(TOKEN_BYTES)
+        await repo.spend_refresh_token(token, at=now, replaced_by=hash_token(refresh))
+        await repo.add_refresh_token(
+            RefreshToken(
+                token_hash=hash_token(refresh),
+                user_session_id=user_session.id,
+                issued_at=now,
+                expires_at=user_session.expires_at,
+            )
+        )
+        await repo.rotate(
+            user_session,
+            session_id=hash_token(access),
+            refresh_token_hash=hash_token(refresh),
+            access_expires_at=_access_expiry(now, user_session.expires_at, settings),
+            last_activity_at=now,
+        )
+        return IssuedSession(access, refresh, user_session), user
+
+    async def end_sessions(
+        self, session: AsyncSession, user_id: uuid.UUID, *, keep: UserSession | None, reason: str
+    ) -> int:
+        """End every active session of a user but `keep` (all with None); how many."""
+        return await SessionRepository.from_session(session).terminate_others(
+            user_id, keep=keep.id if keep is not None else None, at=utcnow(), reason=reason
         )
 
 

@@ -7,13 +7,13 @@ from urllib.parse import urlsplit
 import typer
 
 app = typer.Typer(
-    help="Local sandboxes of external services (DLT, payment gateway).", no_args_is_help=True
+    help="Local sandboxes of external services (DLT, payment gateway, SMS).", no_args_is_help=True
 )
 
 
 @app.callback()
 def _group() -> None:
-    """Local sandboxes of external services (DLT, payment gateway)."""
+    """Local sandboxes of external services (DLT, payment gateway, SMS)."""
 
 
 def default_port() -> int:
@@ -84,6 +84,31 @@ def gateway(
         )
         listen_port = port or urlsplit(settings.payment_gateway_base_url).port or 8091
         typer.echo(f"Payment-gateway sandbox on http://{host}:{listen_port}")
+        uvicorn.run(app_, host=host, port=listen_port, log_level="warning", access_log=False)
+
+    run()
+
+
+@app.command("sms")
+def sms(
+    host: str = typer.Option("127.0.0.1", help="Listen address"),
+    port: int = typer.Option(None, help="Port (default: the port of SMS_BASE_URL, else 8092)"),
+    api_key: str = typer.Option(None, help="Required X-API-Key (default: SMS_API_KEY)"),
+) -> None:
+    """Serve the SMS sandbox (stores messages in memory; GET /messages?to= lists them)."""
+    from polis.cli import friendly
+
+    @friendly
+    def run() -> None:
+        import uvicorn
+
+        from polis.config import get_settings
+        from polis.integrations.sms_sandbox import create_sms_sandbox_app
+
+        settings = get_settings()
+        app_ = create_sms_sandbox_app(api_key or settings.sms_api_key)
+        listen_port = port or urlsplit(settings.sms_base_url).port or 8092
+        typer.echo(f"SMS sandbox on http://{host}:{listen_port}")
         uvicorn.run(app_, host=host, port=listen_port, log_level="warning", access_log=False)
 
     run()

@@ -163,6 +163,12 @@ class Customer(Base):
     version: Mapped[int | None] = mapped_column(Integer, server_default="0")
     deleted_at: Mapped[datetime | None] = mapped_column(_tz())
     deleted_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid,
+        ForeignKey("iam.users.id", ondelete="SET NULL"),
+        unique=True,
+        comment="The CUSTOMER login of this person (self-service)",
+    )
 
     vehicles: Mapped[list[CustomerVehicle]] = relationship(back_populates="customer", lazy="raise")
 

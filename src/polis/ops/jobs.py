@@ -414,7 +414,8 @@ async def ensure_partitions(session: AsyncSession, today: date, settings: Settin
 
 async def end_expired_sessions(session: AsyncSession, now: datetime, settings: Settings) -> int:
     """Mark sessions past expires_at ended (reason EXPIRED, as SessionRepository.terminate
-    does for a logout), delete ended sessions older than SESSION_RETENTION_DAYS and expired
+    does for a logout) and those unused for SESSION_IDLE_MINUTES (IDLE_TIMEOUT, ended when
+    they went idle), delete ended sessions older than SESSION_RETENTION_DAYS and expired
     Idempotency-Key records; returns the sessions ended (a second run ends none)."""
     from polis.iam.models import UserSession
     from polis.platform.idempotency import purge_expired
@@ -423,6 +424,17 @@ async def end_expired_sessions(session: AsyncSession, now: datetime, settings: S
         update(UserSession)
         .where(UserSession.is_active.is_(True), UserSession.expires_at <= now)
         .values(is_active=False, terminated_at=UserSession.expires_at, termination_reason="EXPIRED")
+        .execution_options(synchronize_session=False)
+    )
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    went_idle = await session.execute(
+        update(UserSession)
+        .where(UserSession.is_active.is_(True), UserSession.last_activity_at <= now - idle)
+        .values(
+            is_active=False,
+            terminated_at=UserSession.last_activity_at + idle,
+            termination_reason="IDLE_TIMEOUT",
+        )
         .execution_options(synchronize_session=False)
     )
     await session.execute(
@@ -434,7 +446,7 @@ async def end_expired_sessions(session: AsyncSession, now: datetime, settings: S
         .execution_options(synchronize_session=False)
     )
     await purge_expired(session, now)
-    return int(getattr(ended, "rowcount", 0) or 0)
+    return int(getattr(ended, "rowcount", 0) or 0) + int(getattr(went_idle, "rowcount", 0) or 0)
 
 
 def _statements(inbox: Path) -> list[Path]:
