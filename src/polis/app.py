@@ -23,6 +23,7 @@ from polis.platform.idempotency import IdempotentReplay, replay_handler
 from polis.platform.logging import RequestContextMiddleware, configure_logging
 from polis.platform.openapi import install_openapi
 from polis.platform.security import install_body_limit, install_security
+from polis.web import install as install_web
 
 API_PREFIX = "/api/v1"
 
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
+    install_web(app)  # the pages under /web (polis.web, decision 0065)
     record_permissions(app)
     install_openapi(app)
     return app

@@ -74,10 +74,37 @@ async def upload_claim_document(
     settings = _settings(request)
     await _require_claim(session, claim_id)
     data = await file.read(settings.document_max_bytes + 1)
-    checked = check_upload(
+    row = await attach_claim_document(
+        session,
+        settings,
+        claim_id,
         data,
         file_name=file.filename,
         declared_type=file.content_type,
+        document_type=document_type,
+        user_id=principal.user_id,
+    )
+    return _document(row)
+
+
+async def attach_claim_document(
+    session: AsyncSession,
+    settings: Settings,
+    claim_id: uuid.UUID,
+    data: bytes,
+    *,
+    file_name: str | None,
+    declared_type: str | None,
+    document_type: str,
+    user_id: uuid.UUID | str,
+) -> ClaimDocument:
+    """Check the file (DocumentRejected otherwise), store it by content hash and record it
+    on the claim (the caller checked that the claim exists). The upload route and the claim
+    page both call this."""
+    checked = check_upload(
+        data,
+        file_name=file_name,
+        declared_type=declared_type,
         max_bytes=settings.document_max_bytes,
     )
     stored = await run_in_threadpool(DocumentStore.from_settings(settings).put, data)
@@ -90,12 +117,12 @@ async def upload_claim_document(
         mime_type=checked.mime_type,
         # The moment of the upload, not the transaction's start: uploads list in this order.
         uploaded_at=func.clock_timestamp(),
-        uploaded_by=str(principal.user_id),
+        uploaded_by=str(user_id),
     )
     session.add(row)
     await session.flush()
     await session.refresh(row)
-    return _document(row)
+    return row
 
 
 @router.get(

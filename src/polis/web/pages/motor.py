@@ -1,0 +1,1037 @@
+"""Motor back office pages: customers, vehicles with their DLT checks, the quote -> bind ->
+pay wizard with the PromptPay QR, policies (documents, payments, receipts, renewals) and
+claims (board by status, first notice of loss, assessment, approval, settlement).
+
+Each page needs the permission of the matching API route and calls the same services
+(polis.motor.*); refusals of the services are shown next to their form field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, or_, select
+
+from polis.db.session import DBSession
+from polis.documents.checks import content_disposition
+from polis.iam.auth import Principal
+from polis.motor import (
+    claim_assessments,
+    claim_settlements,
+    claims,
+    documents,
+    payments,
+    policies,
+    quotes,
+    receipts,
+    renewals,
+)
+from polis.motor import customer_rules as rules
+from polis.motor import schemas as motor_schemas
+
+# The API's own response builders and orderings, so that a page shows what the API answers.
+from polis.motor.claim_assessment_schemas import ApprovalCreate, AssessmentCreate
+from polis.motor.claim_endpoints import claim_out
+from polis.motor.claim_schemas import ClaimCreate
+from polis.motor.claim_settlement_schemas import SettlementCreate
+from polis.motor.customer_endpoints import _CUSTOMERS_NEWEST_FIRST
+from polis.motor.customers import CustomerFilter
+from polis.motor.customers import customers as customer_service
+from polis.motor.dlt import dlt_client, verifications
+from polis.motor.dlt_endpoints import _NEWEST_FIRST as _VERIFICATIONS_NEWEST_FIRST
+from polis.motor.models import Customer, MotorClaim
+from polis.motor.payment_schemas import PaymentConfirm
+from polis.motor.policy_endpoints import policy_out
+from polis.motor.policy_schemas import PolicyBind
+from polis.motor.rating_schemas import QuoteCreate, quote_out
+from polis.motor.renewal_endpoints import renewal_out
+from polis.motor.vehicle_endpoints import _VEHICLES_NEWEST_FIRST
+from polis.motor.vehicles import VehicleFilter
+from polis.motor.vehicles import vehicles as vehicle_service
+from polis.platform.errors import BusinessRuleError, Conflict, PolisError
+from polis.platform.pagination import PageParams, paginate
+from polis.web import i18n
+from polis.web.forms import field_messages, text
+from polis.web.routing import WebRoute, redirect
+from polis.web.session import CsrfChecked, require_page
+from polis.web.templating import env, flash, render
+from polis.web.words import STATUSES, words
+
+router = APIRouter(prefix="/motor", route_class=WebRoute, include_in_schema=False)
+_ = i18n.gettext_
+BANGKOK = ZoneInfo("Asia/Bangkok")
+M = TypeVar("M", bound=BaseModel)
+
+CustomersRead = Annotated[Principal, Depends(require_page("motor.customers:read"))]
+VehiclesRead = Annotated[Principal, Depends(require_page("motor.vehicles:read"))]
+VehiclesWrite = Annotated[Principal, Depends(require_page("motor.vehicles:write"))]
+QuotesWrite = Annotated[Principal, Depends(require_page("motor.quotes:write"))]
+PoliciesRead = Annotated[Principal, Depends(require_page("motor.policies:read"))]
+PoliciesWrite = Annotated[Principal, Depends(require_page("motor.policies:write"))]
+PaymentsRead = Annotated[Principal, Depends(require_page("motor.payments:read"))]
+PaymentsWrite = Annotated[Principal, Depends(require_page("motor.payments:write"))]
+ClaimsRead = Annotated[Principal, Depends(require_page("motor.claims:read"))]
+ClaimsWrite = Annotated[Principal, Depends(require_page("motor.claims:write"))]
+SurveysWrite = Annotated[Principal, Depends(require_page("motor.surveys:write"))]
+ClaimsApprove = Annotated[Principal, Depends(require_page("motor.claims:approve"))]
+ClaimsSettle = Annotated[Principal, Depends(require_page("motor.claims:settle"))]
+
+PAGE_SIZE = 25
+CLAIM_STATUSES = (
+    "REPORTED",
+    "ASSIGNED",
+    "INVESTIGATING",
+    "ASSESSED",
+    "APPROVED",
+    "REJECTED",
+    "SETTLED",
+    "CLOSED",
+)
+POLICY_TYPES = ("CMI", "CLASS_1", "CLASS_2", "CLASS_3")
+PERIODS = (6, 12, 24, 36)
+PAYMENT_PLANS = ("FULL", "INSTALLMENT_6", "INSTALLMENT_12")
+CLAIM_TYPES = ("ACCIDENT", "THEFT", "FIRE", "FLOOD", "VANDALISM", "NATURAL_DISASTER")
+ASSESSMENT_TYPES = ("INITIAL", "DETAILED", "RE_ASSESSMENT", "FINAL")
+ACTIONS = ("APPROVE", "REJECT", "INVESTIGATE", "REQUEST_MORE_INFO")
+PAYEE_TYPES = ("CUSTOMER", "REPAIR_SHOP", "HOSPITAL", "THIRD_PARTY")
+SETTLEMENT_METHODS = ("BANK_TRANSFER", "PROMPTPAY", "CHEQUE", "CASH")
+HEADS_OF_LOSS = ("OWN_DAMAGE", "THIRD_PARTY_PROPERTY", "BODILY_INJURY")
+PREMIUM_TYPES = frozenset({"PREMIUM", "INSTALLMENT"})
+
+
+def baht(amount: Decimal | str | None, lang: str | None = None) -> str:
+    """A Thai baht amount: two decimals grouped the language's way, `THB 1,234.56`."""
+    if amount is None or amount == "":
+        return "-"
+    lang = lang or i18n.current_language()
+    value = Decimal(str(amount)).quantize(Decimal("0.01"))
+    return "THB " + format_decimal(value, format="#,##0.00", locale=lang)
+
+
+env.filters["baht"] = baht
+
+
+# --- forms -----------------------------------------------------------------------------------
+
+
+class FormInvalid(Exception):
+    """A form refused field by field: {form field: message}."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("invalid form")
+        self.errors = errors
+
+
+def parse(model: type[M], data: dict[str, Any], names: dict[str, str]) -> M:
+    """`model` validated from `data`; FormInvalid naming the form fields (`names` maps the
+    body's dotted field names to form fields; unmapped ones fall on `names['']`)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            dotted = ".".join(str(p) for p in err["loc"])
+            field = names.get(dotted) or names.get(dotted.split(".")[0]) or names.get("", "")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if field and field not in errors:
+                errors[field] = message
+        raise FormInvalid(errors) from None
+
+
+def service_errors(exc: PolisError, names: dict[str, str]) -> dict[str, str]:
+    """The service's field errors on the form's fields (else the message on `names['']`)."""
+    found = field_messages(exc, names)
+    return found or {names.get("", "form"): exc.message}
+
+
+def _number(value: str) -> int | str:
+    """A whole number typed in a form (as the JSON body would carry it), else the text."""
+    return int(value) if value.isdigit() and len(value) < 10 else value
+
+
+def _blank_none(values: dict[str, str]) -> dict[str, Any]:
+    return {k: (v if v != "" else None) for k, v in values.items()}
+
+
+# --- customers and vehicles ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the search box holds: a national id, an email, or part of a name."""
+
+    where: CustomerFilter
+    name: str | None
+
+
+def _search(q: str) -> Search:
+    compact = q.replace(" ", "").replace("-", "")
+    if compact.isdigit() and len(compact) == 13:
+        try:
+            return Search(CustomerFilter(national_id=rules.normalise_national_id(q)), None)
+        except ValueError:
+            pass
+    if "@" in q:
+        try:
+            return Search(CustomerFilter(email=rules.normalise_email(q)), None)
+        except ValueError:
+            pass
+    return Search(CustomerFilter(), q)
+
+
+@router.get("/customers")
+async def customer_search(
+    request: Request,
+    session: DBSession,
+    principal: CustomersRead,
+    q: Annotated[str, Query(max_length=100)] = "",
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    """Customers by national id (through the blind index, as GET /motor/customers does), by
+    email, or by part of a Thai or English name; newest first."""
+    q = q.strip()
+    rows: list[motor_schemas.Customer] = []
+    next_cursor = None
+    if q:
+        found = _search(q)
+        stmt = customer_service.statement(found.where)
+        if found.name:
+            pattern = "%" + found.name.replace("\\", "\\\\").replace("%", r"\%") + "%"
+            stmt = stmt.where(
+                or_(
+                    Customer.first_name.ilike(pattern),
+                    Customer.last_name.ilike(pattern),
+                    Customer.first_name_en.ilike(pattern),
+                    Customer.last_name_en.ilike(pattern),
+                    func.concat(Customer.first_name, " ", Customer.last_name).ilike(pattern),
+                    func.concat(Customer.first_name_en, " ", Customer.last_name_en).ilike(pattern),
+                )
+            )
+        items, next_cursor = await paginate(
+            session, stmt, _CUSTOMERS_NEWEST_FIRST, PageParams(cursor=cursor, limit=PAGE_SIZE)
+        )
+        rows = [motor_schemas.Customer.model_validate(c) for c in items]
+    context = {"q": q, "rows": rows, "next_cursor": next_cursor}
+    return render(request, "motor/customers.html", context)
+
+
+@router.get("/customers/{customer_id}")
+async def customer_page(
+    customer_id: uuid.UUID, request: Request, session: DBSession, principal: CustomersRead
+) -> Response:
+    """A customer (national id masked as the API answers it), their vehicles, policies and
+    claims (each with its read permission)."""
+    customer = motor_schemas.Customer.model_validate(
+        await customer_service.get(session, customer_id)
+    )
+    vehicles: list[Any] = []
+    if principal.can("motor.vehicles:read"):
+        vehicles, _next = await paginate(
+            session,
+            vehicle_service.statement(VehicleFilter(customer_id=customer_id)),
+            _VEHICLES_NEWEST_FIRST,
+            PageParams(limit=50),
+        )
+    policy_rows: list[Any] = []
+    if principal.can("motor.policies:read"):
+        found, _next = await policies.list_policies(
+            session, PageParams(limit=50), customer_id=customer_id
+        )
+        policy_rows = [policy_out(p) for p in found]
+    claim_rows: list[Any] = []
+    if principal.can("motor.claims:read"):
+        items, _next = await claims.list_claims(
+            session, claims.ClaimFilter(customer_id=customer_id), PageParams(limit=50)
+        )
+        claim_rows = [claim_out(c, p) for c, p in items]
+    context = {
+        "customer": customer,
+        "vehicles": vehicles,
+        "policies": policy_rows,
+        "claims": claim_rows,
+        "status_words": STATUSES,
+    }
+    return render(request, "motor/customer.html", context)
+
+
+async def _vehicle_page(
+    request: Request,
+    session: DBSession,
+    principal: Principal,
+    vehicle_id: uuid.UUID,
+    *,
+    problem: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    vehicle = motor_schemas.Vehicle.model_validate(await vehicle_service.get(session, vehicle_id))
+    checks, _next = await paginate(
+        session,
+        verifications.statement(vehicle_id),
+        _VERIFICATIONS_NEWEST_FIRST,
+        PageParams(limit=20),
+    )
+    owner = None
+    if principal.can("motor.customers:read"):
+        owner = motor_schemas.Customer.model_validate(
+            await customer_service.get(session, vehicle.customer_id)
+        )
+    policy_rows: list[Any] = []
+    if principal.can("motor.policies:read"):
+        found, _next = await policies.list_policies(
+            session, PageParams(limit=50), vehicle_id=vehicle_id
+        )
+        policy_rows = [policy_out(p) for p in found]
+    context = {
+        "vehicle": vehicle,
+        "checks": checks,
+        "owner": owner,
+        "policies": policy_rows,
+        "can_verify": principal.can("motor.vehicles:write"),
+        "can_quote": principal.can("motor.quotes:write"),
+        "problem": problem,
+        "status_words": STATUSES,
+    }
+    return render(request, "motor/vehicle.html", context, status_code=status_code)
+
+
+@router.get("/vehicles/{vehicle_id}")
+async def vehicle_page(
+    vehicle_id: uuid.UUID, request: Request, session: DBSession, principal: VehiclesRead
+) -> Response:
+    """A vehicle, its DLT checks (newest first) and, with motor.vehicles:write, the button
+    that checks it again now."""
+    return await _vehicle_page(request, session, principal, vehicle_id)
+
+
+@router.post("/vehicles/{vehicle_id}/verifications", dependencies=[CsrfChecked])
+async def verify_vehicle(
+    vehicle_id: uuid.UUID, request: Request, session: DBSession, principal: VehiclesWrite
+) -> Response:
+    """Check the vehicle at DLT now (POST /motor/vehicles/{id}/verifications): the answer is
+    stored; DLT unavailable or refusing writes nothing and says so on the page."""
+    client = dlt_client(request)
+    try:
+        async with session.begin_nested():
+            await verifications.verify(
+                session, vehicle_id, client, actor=principal.user_id, role=principal.role
+            )
+    except PolisError as exc:
+        if exc.status_code not in (502, 503):
+            raise
+        message = (
+            _("The Department of Land Transport did not answer. Nothing was stored; try later.")
+            if exc.status_code == 503
+            else _("The Department of Land Transport refused the check. Nothing was stored.")
+        )
+        return await _vehicle_page(
+            request, session, principal, vehicle_id, problem=message, status_code=exc.status_code
+        )
+    response = redirect(request, f"/web/motor/vehicles/{vehicle_id}")
+    flash(response, request, "dlt_verified")
+    return response
+
+
+# --- quote, bind, pay ------------------------------------------------------------------------
+
+_QUOTE_FIELDS = {
+    "policy_type": "policy_type",
+    "coverage_option": "coverage_option",
+    "start_date": "start_date",
+    "policy_period_months": "policy_period_months",
+    "end_date": "start_date",
+    "sum_insured": "sum_insured",
+    "options.voluntary_deductible": "voluntary_deductible",
+    "options.ncd_percent": "ncd_percent",
+    "options.driver_age": "driver_age",
+    "options.dash_cam": "dash_cam",
+    "options": "policy_type",
+    "vehicle_id": "policy_type",
+    "vehicle": "policy_type",
+    "": "policy_type",
+}
+_QUOTE_INPUTS = (
+    "policy_type",
+    "coverage_option",
+    "start_date",
+    "policy_period_months",
+    "sum_insured",
+    "voluntary_deductible",
+    "ncd_percent",
+    "driver_age",
+)
+
+
+async def _quote_form(
+    request: Request,
+    session: DBSession,
+    vehicle_id: uuid.UUID,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    vehicle = motor_schemas.Vehicle.model_validate(await vehicle_service.get(session, vehicle_id))
+    start = quotes.today_bangkok().isoformat()
+    context = {
+        "vehicle": vehicle,
+        "values": values
+        or {"policy_type": "CLASS_1", "start_date": start, "policy_period_months": "12"},
+        "errors": errors or {},
+        "policy_types": POLICY_TYPES,
+        "periods": PERIODS,
+    }
+    return render(request, "motor/quote_form.html", context, status_code=status_code)
+
+
+@router.get("/vehicles/{vehicle_id}/quote")
+async def quote_form(
+    vehicle_id: uuid.UUID, request: Request, session: DBSession, principal: QuotesWrite
+) -> Response:
+    """The quote form of a vehicle (POST /motor/quotes with vehicle_id)."""
+    return await _quote_form(request, session, vehicle_id)
+
+
+@router.post("/vehicles/{vehicle_id}/quote", dependencies=[CsrfChecked])
+async def create_quote(
+    vehicle_id: uuid.UUID, request: Request, session: DBSession, principal: QuotesWrite
+) -> Response:
+    """Price and store the quote (quotes.create_quote, as POST /motor/quotes), then show its
+    breakdown; refusals next to their field, nothing stored."""
+    form = await request.form()
+    values = {k: text(form, k, 100) for k in _QUOTE_INPUTS}
+    values["dash_cam"] = "on" if form.get("dash_cam") else ""
+    options: dict[str, Any] = {"dash_cam": bool(values["dash_cam"])}
+    for name in ("voluntary_deductible", "ncd_percent", "driver_age"):
+        if values[name]:
+            options[name] = (
+                _number(values[name]) if name != "voluntary_deductible" else values[name]
+            )
+    body = {
+        "policy_type": values["policy_type"],
+        "coverage_option": values["coverage_option"] or "STANDARD",
+        "vehicle_id": str(vehicle_id),
+        "start_date": values["start_date"],
+        "policy_period_months": _number(values["policy_period_months"] or "12"),
+        "sum_insured": values["sum_insured"] or None,
+        "options": options,
+    }
+    try:
+        parsed = parse(QuoteCreate, body, _QUOTE_FIELDS)
+        async with session.begin_nested():
+            made = await quotes.create_quote(session, parsed, user_id=principal.user_id)
+    except FormInvalid as exc:
+        errors = exc.errors
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _QUOTE_FIELDS)
+    else:
+        return redirect(request, f"/web/motor/quotes/{made.quote_number}")
+    return await _quote_form(
+        request, session, vehicle_id, values=values, errors=errors, status_code=422
+    )
+
+
+async def _quote_page(
+    request: Request,
+    session: DBSession,
+    principal: Principal,
+    quote_number: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    row = await quotes.get_quote(session, quote_number)
+    quote = quote_out(row, quotes.effective_status(row))
+    context = {
+        "quote": quote,
+        "can_bind": principal.can("motor.policies:write") and quote.status == "QUOTED",
+        "plans": PAYMENT_PLANS,
+        "values": values or {"payment_plan": "FULL"},
+        "errors": errors or {},
+        "status_words": STATUSES,
+    }
+    return render(request, "motor/quote.html", context, status_code=status_code)
+
+
+@router.get("/quotes/{quote_number}")
+async def quote_page(
+    quote_number: str, request: Request, session: DBSession, principal: PoliciesRead
+) -> Response:
+    """A quote's premium as GET /motor/quotes/{n} answers it (base, itemised discounts,
+    fees, total) and, while QUOTED, the bind form."""
+    return await _quote_page(request, session, principal, quote_number[:50])
+
+
+_BIND_FIELDS = {
+    "quote_number": "payment_plan",
+    "payment_plan": "payment_plan",
+    "auto_renewal": "auto_renewal",
+    "": "payment_plan",
+}
+
+
+@router.post("/quotes/{quote_number}/bind", dependencies=[CsrfChecked])
+async def bind_quote(
+    quote_number: str, request: Request, session: DBSession, principal: PoliciesWrite
+) -> Response:
+    """Bind the quote (POST /motor/policies): a DRAFT policy and its payment schedule, then
+    the policy page with a PromptPay QR per payment due."""
+    form = await request.form()
+    values = {"payment_plan": text(form, "payment_plan", 20)}
+    values["auto_renewal"] = "on" if form.get("auto_renewal") else ""
+    body = {
+        "quote_number": quote_number[:50],
+        "payment_plan": values["payment_plan"],
+        "auto_renewal": bool(values["auto_renewal"]),
+        "payment_channel": "AGENT" if principal.role == "AGENT" else None,
+    }
+    try:
+        parsed = parse(PolicyBind, body, _BIND_FIELDS)
+        async with session.begin_nested():
+            policy, _rows = await policies.bind_quote(session, parsed, user_id=principal.user_id)
+    except FormInvalid as exc:
+        errors = exc.errors
+    except Conflict as exc:
+        errors = {
+            "payment_plan": _("This quote can no longer be bound: %(why)s") % {"why": exc.message}
+        }
+    except BusinessRuleError as exc:
+        errors = service_errors(exc, _BIND_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/policies/{policy.policy_number}")
+        flash(response, request, "policy_bound")
+        return response
+    return await _quote_page(
+        request,
+        session,
+        principal,
+        quote_number[:50],
+        values=values,
+        errors=errors,
+        status_code=422,
+    )
+
+
+# --- policies --------------------------------------------------------------------------------
+
+
+async def _policy_page(
+    request: Request,
+    session: DBSession,
+    principal: Principal,
+    policy_number: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    failed: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    row = await policies.get_policy(session, policy_number)
+    policy = policy_out(row)
+    payment_rows: list[dict[str, Any]] = []
+    if principal.can("motor.payments:read"):
+        for p in await payments.policy_payments(session, row.id):
+            out = payments.payment_out(p, row.policy_number)
+            qr = None
+            if out.payment_status == "PENDING" and out.payment_type in PREMIUM_TYPES:
+                qr = await payments.promptpay_qr(session, p.id)
+            receipt = out.payment_status == "SUCCESS" and out.payment_type in PREMIUM_TYPES
+            payment_rows.append({"payment": out, "qr": qr, "receipt": receipt})
+    docs = await documents.list_documents(session, row.policy_number)
+    chain = await renewals.renewal_history(session, row.policy_number)
+    history = [renewal_out(r, o, n) for r, o, n in chain]
+    claim_rows: list[Any] = []
+    if principal.can("motor.claims:read"):
+        items, _next = await claims.list_claims(
+            session, claims.ClaimFilter(policy_number=row.policy_number), PageParams(limit=50)
+        )
+        claim_rows = [claim_out(c, p) for c, p in items]
+    lang = i18n.current_language()
+    context = {
+        "policy": policy,
+        "payments": payment_rows,
+        "documents": docs.latest,
+        "renewals": history,
+        "claims": claim_rows,
+        "can_confirm": principal.can("motor.payments:write"),
+        "can_renew": principal.can("motor.policies:write")
+        and policy.status in ("ACTIVE", "EXPIRED"),
+        "can_claim": principal.can("motor.claims:write") and policy.status == "ACTIVE",
+        "receipt_lang": "th" if lang == "th" else "en",
+        "errors": errors or {},
+        "values": values or {},
+        "failed": failed,
+        "status_words": STATUSES,
+    }
+    return render(request, "motor/policy.html", context, status_code=status_code)
+
+
+@router.get("/policies/{policy_number}")
+async def policy_page(
+    policy_number: str, request: Request, session: DBSession, principal: PoliciesRead
+) -> Response:
+    """A policy: its facts, documents, payments (a PromptPay QR per payment due, receipts of
+    paid ones), renewals and claims."""
+    return await _policy_page(request, session, principal, policy_number[:50])
+
+
+@router.get("/policies/{policy_number}/documents/{document_id}")
+async def policy_document(
+    policy_number: str, document_id: uuid.UUID, session: DBSession, principal: PoliciesRead
+) -> Response:
+    """One stored document version (GET /motor/policies/{n}/documents/{id}), as a PDF."""
+    row, data = await documents.get_document(session, policy_number[:50], document_id)
+    name = row.document_name
+    if (row.version_number or 1) > 1:
+        name = name.removesuffix(".pdf") + f"-v{row.version_number}.pdf"
+    return _pdf(data, name)
+
+
+def _pdf(data: bytes, name: str) -> Response:
+    return Response(
+        content=data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": content_disposition(name),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/payments/{payment_id}/promptpay.png")
+async def promptpay_png(
+    payment_id: uuid.UUID, session: DBSession, principal: PaymentsRead
+) -> Response:
+    """The PromptPay QR image of a payment due: the PNG of GET
+    /motor/payments/{id}/promptpay?format=png."""
+    qr = await payments.promptpay_qr(session, payment_id)
+    return Response(
+        payments.qr_png(qr),
+        media_type="image/png",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.get("/payments/{payment_id}/receipt.pdf")
+async def receipt_pdf(
+    payment_id: uuid.UUID,
+    session: DBSession,
+    principal: PaymentsRead,
+    lang: Annotated[Literal["th", "en"], Query()] = "th",
+) -> Response:
+    """The receipt / tax invoice of a paid premium (GET /motor/payments/{id}/receipt
+    ?format=pdf)."""
+    data, name = await receipts.receipt_pdf(session, payment_id, lang)
+    return _pdf(data, name)
+
+
+_CONFIRM_FIELDS = {"reference": "reference", "amount": "reference", "": "reference"}
+
+
+@router.post("/payments/{payment_id}/confirm", dependencies=[CsrfChecked])
+async def confirm_payment(
+    payment_id: uuid.UUID, request: Request, session: DBSession, principal: PaymentsWrite
+) -> Response:
+    """Record the money of a payment due as received (POST /motor/payments/{id}/confirm):
+    the amount due, now, by PromptPay, with the bank's reference."""
+    row, number = await payments.get_payment(session, payment_id)
+    if number is None:
+        raise BusinessRuleError("This payment belongs to no policy.")
+    form = await request.form()
+    values = {"reference": text(form, "reference", 100)}
+    body = {
+        "method": "PROMPTPAY",
+        "reference": values["reference"],
+        "paid_at": datetime.now(UTC).isoformat(),
+        "amount": str(row.total_amount),
+    }
+    try:
+        parsed = parse(PaymentConfirm, body, _CONFIRM_FIELDS)
+        async with session.begin_nested():
+            await payments.confirm_payment(session, payment_id, parsed, user_id=principal.user_id)
+    except FormInvalid as exc:
+        errors = exc.errors
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _CONFIRM_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/policies/{number}")
+        flash(response, request, "payment_recorded")
+        return response
+    return await _policy_page(
+        request,
+        session,
+        principal,
+        number,
+        errors=errors,
+        values=values,
+        failed=str(payment_id),
+        status_code=422,
+    )
+
+
+@router.post("/policies/{policy_number}/renewals", dependencies=[CsrfChecked])
+async def renew_policy(
+    policy_number: str, request: Request, session: DBSession, principal: PoliciesWrite
+) -> Response:
+    """Renew the policy for the next period (POST /motor/policies/{n}/renewals, MANUAL,
+    started by the agent): the new DRAFT policy's page."""
+    try:
+        async with session.begin_nested():
+            made = await renewals.renew_policy(
+                session,
+                policy_number[:50],
+                renewal_type="MANUAL",
+                start_date=None,
+                initiated_by="AGENT",
+                renewal_channel="AGENT",
+                user_id=principal.user_id,
+            )
+    except (BusinessRuleError, Conflict) as exc:
+        errors = {"renewal": exc.message}
+        return await _policy_page(
+            request, session, principal, policy_number[:50], errors=errors, status_code=422
+        )
+    response = redirect(request, f"/web/motor/policies/{made.renewed.policy_number}")
+    flash(response, request, "policy_renewed")
+    return response
+
+
+# --- claims ----------------------------------------------------------------------------------
+
+BOARD_SIZE = 10
+
+
+@router.get("/claims")
+async def claims_board(
+    request: Request,
+    session: DBSession,
+    principal: ClaimsRead,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    """The claims board: a column per status with its count and newest claims (GET
+    /motor/claims?status=); with ?status= the whole list of that status, page by page."""
+    counted = await session.execute(
+        select(MotorClaim.status, func.count())
+        .where(MotorClaim.deleted_at.is_(None))
+        .group_by(MotorClaim.status)
+    )
+    counts = {s: int(n) for s, n in counted.all()}
+    chosen = status if status in CLAIM_STATUSES else None
+    columns = []
+    next_cursor = None
+    for s in (chosen,) if chosen else CLAIM_STATUSES:
+        items, after = await claims.list_claims(
+            session,
+            claims.ClaimFilter(status=s),
+            PageParams(
+                cursor=cursor if chosen else None, limit=PAGE_SIZE if chosen else BOARD_SIZE
+            ),
+        )
+        next_cursor = after if chosen else None
+        columns.append(
+            {
+                "status": s,
+                "count": counts.get(s or "", 0),
+                "claims": [claim_out(c, p) for c, p in items],
+            }
+        )
+    context = {
+        "columns": columns,
+        "chosen": chosen,
+        "next_cursor": next_cursor,
+        "status_words": STATUSES,
+        "can_report": principal.can("motor.claims:write"),
+    }
+    return render(request, "motor/claims.html", context)
+
+
+_FNOL_FIELDS = {
+    "policy_number": "policy_number",
+    "claim_type": "claim_type",
+    "incident_date": "incident_date",
+    "incident_description": "incident_description",
+    "damage_description": "damage_description",
+    "injury_description": "injury_description",
+    "police_report_number": "police_report_number",
+    "estimated_amount": "estimated_amount",
+    "": "policy_number",
+}
+_FNOL_INPUTS = tuple(k for k in _FNOL_FIELDS if k)
+
+
+def _bangkok_time(value: str) -> str | None:
+    """A `datetime-local` value (Bangkok) as an aware ISO timestamp; None when unreadable."""
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=BANGKOK)
+    return local.isoformat()
+
+
+def _fnol_form(
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {"values": values, "errors": errors or {}, "claim_types": CLAIM_TYPES}
+    return render(request, "motor/claim_new.html", context, status_code=status_code)
+
+
+@router.get("/claims/new")
+async def new_claim_form(
+    request: Request,
+    principal: ClaimsWrite,
+    policy: Annotated[str, Query(max_length=50)] = "",
+) -> Response:
+    """The first notice of loss form (POST /motor/claims)."""
+    now = datetime.now(BANGKOK).replace(second=0, microsecond=0, tzinfo=None)
+    return _fnol_form(
+        request,
+        {"policy_number": policy, "claim_type": "ACCIDENT", "incident_date": now.isoformat()},
+    )
+
+
+@router.post("/claims/new", dependencies=[CsrfChecked])
+async def report_claim(request: Request, session: DBSession, principal: ClaimsWrite) -> Response:
+    """Report a claim (claims.report_claim, as POST /motor/claims): cover, dates and amounts
+    checked and the claim fraud-scored; refusals next to their field, nothing written."""
+    form = await request.form()
+    values = {k: text(form, k, 5000) for k in _FNOL_INPUTS}
+    body = _blank_none(values)
+    errors: dict[str, str] = {}
+    if values["incident_date"]:
+        body["incident_date"] = _bangkok_time(values["incident_date"]) or values["incident_date"]
+    try:
+        parsed = parse(ClaimCreate, body, _FNOL_FIELDS)
+        async with session.begin_nested():
+            claim, _policy = await claims.report_claim(session, parsed, user_id=principal.user_id)
+    except FormInvalid as exc:
+        errors = exc.errors
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _FNOL_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/claims/{claim.id}")
+        flash(response, request, "claim_reported")
+        return response
+    return _fnol_form(request, values, errors, status_code=422)
+
+
+async def _claim_page(
+    request: Request,
+    session: DBSession,
+    principal: Principal,
+    claim_id: uuid.UUID,
+    *,
+    form: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    claim_row, policy_row = await claims.claim_with_policy(session, claim_id)
+    claim = claim_out(claim_row, policy_row)
+    assessments = await claim_assessments.assessments_of(session, claim_row.id)
+    settled = await claim_settlements.get_settlements(session, claim_row.id)
+    history = await claims.claim_history(session, claim_row.id)
+    status = claim.status
+    context = {
+        "claim": claim,
+        "policy": policy_row,
+        "assessments": assessments,
+        "settled": settled,
+        "history": history,
+        "can_assess": principal.can("motor.surveys:write")
+        and status in ("ASSIGNED", "INVESTIGATING", "ASSESSED"),
+        "can_approve": principal.can("motor.claims:approve") and status == "ASSESSED",
+        "can_settle": principal.can("motor.claims:settle") and status == "APPROVED",
+        "form": form,
+        "errors": errors or {},
+        "values": values or {},
+        "status_words": STATUSES,
+        "assessment_types": ASSESSMENT_TYPES,
+        "actions": ACTIONS,
+        "payee_types": PAYEE_TYPES,
+        "methods": SETTLEMENT_METHODS,
+        "heads": HEADS_OF_LOSS,
+    }
+    return render(request, "motor/claim.html", context, status_code=status_code)
+
+
+@router.get("/claims/{claim_id}")
+async def claim_page(
+    claim_id: uuid.UUID, request: Request, session: DBSession, principal: ClaimsRead
+) -> Response:
+    """A claim: facts, heads of loss, fraud flags, assessments, settlements and history, with
+    the assessment, approval and settlement forms the role and the status allow."""
+    return await _claim_page(request, session, principal, claim_id)
+
+
+_ASSESSMENT_FIELDS = {
+    "assessment_type": "assessment_type",
+    "damage_assessment": "damage",
+    "recommended_amount": "recommended_amount",
+    "recommended_action": "recommended_action",
+    "liability_percentage": "liability_percentage",
+    "assessment_notes": "assessment_notes",
+    "": "recommended_amount",
+}
+_ASSESSMENT_INPUTS = (
+    "assessment_type",
+    "damage",
+    "recommended_amount",
+    "recommended_action",
+    "liability_percentage",
+    "assessment_notes",
+)
+
+
+@router.post("/claims/{claim_id}/assessments", dependencies=[CsrfChecked])
+async def create_assessment(
+    claim_id: uuid.UUID, request: Request, session: DBSession, principal: SurveysWrite
+) -> Response:
+    """Record an assessment (POST /motor/claims/{id}/assessments); the damage found is kept
+    as {"summary": ...}."""
+    form = await request.form()
+    values = {k: text(form, k, 5000) for k in _ASSESSMENT_INPUTS}
+    body = _blank_none(values)
+    del body["damage"]
+    body["damage_assessment"] = {"summary": values["damage"]} if values["damage"] else {}
+    try:
+        parsed = parse(AssessmentCreate, body, _ASSESSMENT_FIELDS)
+        async with session.begin_nested():
+            await claim_assessments.record_assessment(
+                session, claim_id, parsed, user_id=principal.user_id, role=principal.role
+            )
+    except FormInvalid as exc:
+        errors = exc.errors
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _ASSESSMENT_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/claims/{claim_id}")
+        flash(response, request, "assessment_recorded")
+        return response
+    return await _claim_page(
+        request,
+        session,
+        principal,
+        claim_id,
+        form="assessment",
+        errors=errors,
+        values=values,
+        status_code=422,
+    )
+
+
+_APPROVAL_FIELDS = {"approved_amount": "approved_amount", "notes": "notes", "": "approved_amount"}
+
+
+@router.post("/claims/{claim_id}/approval", dependencies=[CsrfChecked])
+async def approve_claim(
+    claim_id: uuid.UUID, request: Request, session: DBSession, principal: ClaimsApprove
+) -> Response:
+    """Approve an ASSESSED claim within the role's authority (POST
+    /motor/claims/{id}/approval)."""
+    form = await request.form()
+    values = {k: text(form, k, 100) for k in ("approved_amount", "notes")}
+    try:
+        parsed = parse(ApprovalCreate, _blank_none(values), _APPROVAL_FIELDS)
+        async with session.begin_nested():
+            await claim_assessments.approve(
+                session,
+                claim_id,
+                parsed.approved_amount,
+                parsed.notes,
+                user_id=principal.user_id,
+                role=principal.role,
+            )
+    except FormInvalid as exc:
+        errors = exc.errors
+    except PolisError as exc:
+        if exc.status_code not in (403, 409, 422):
+            raise
+        errors = service_errors(exc, _APPROVAL_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/claims/{claim_id}")
+        flash(response, request, "claim_approved")
+        return response
+    return await _claim_page(
+        request,
+        session,
+        principal,
+        claim_id,
+        form="approval",
+        errors=errors,
+        values=values,
+        status_code=422,
+    )
+
+
+_SETTLEMENT_INPUTS = (
+    "payee_type",
+    "payee_name",
+    "settlement_method",
+    "head_of_loss",
+    "gross_amount",
+    "bank_code",
+    "bank_account_name",
+    "bank_account_number",
+    "notes",
+)
+_SETTLEMENT_FIELDS = {f"payees.0.{k}": k for k in _SETTLEMENT_INPUTS} | {
+    "payees.0": "gross_amount",
+    "payees": "gross_amount",
+    "": "gross_amount",
+}
+
+
+@router.post("/claims/{claim_id}/settlements", dependencies=[CsrfChecked])
+async def create_settlement(
+    claim_id: uuid.UUID, request: Request, session: DBSession, principal: ClaimsSettle
+) -> Response:
+    """Settle an APPROVED claim to one payee (POST /motor/claims/{id}/settlements): gross
+    less the deductible on own damage, and the outgoing payment."""
+    form = await request.form()
+    values = {k: text(form, k, 2000) for k in _SETTLEMENT_INPUTS}
+    body = {"payees": [_blank_none(values)]}
+    try:
+        parsed = parse(SettlementCreate, body, _SETTLEMENT_FIELDS)
+        async with session.begin_nested():
+            await claim_settlements.create_settlements(
+                session, claim_id, parsed, user_id=principal.user_id
+            )
+    except FormInvalid as exc:
+        errors = exc.errors
+    except PolisError as exc:
+        if exc.status_code not in (403, 409, 422):
+            raise
+        errors = service_errors(exc, _SETTLEMENT_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/claims/{claim_id}")
+        flash(response, request, "settlement_created")
+        return response
+    return await _claim_page(
+        request,
+        session,
+        principal,
+        claim_id,
+        form="settlement",
+        errors=errors,
+        values=values,
+        status_code=422,
+    )
+
+
+def claim_status_words(code: str | None) -> str:
+    """A claim, policy or payment status in the current language."""
+    return words(STATUSES, code)
