@@ -66,16 +66,23 @@ def worker_command(
             f"{', once' if once else ''})",
             err=True,
         )
-        asyncio.run(
-            jobs.run_worker(
-                url,
-                settings=settings,
-                wait=not once,
-                periodic=not once,
-                concurrency=concurrency,
-                queues=queues,
+        try:
+            asyncio.run(
+                jobs.run_worker(
+                    url,
+                    settings=settings,
+                    wait=not once,
+                    periodic=not once,
+                    concurrency=concurrency,
+                    queues=queues,
+                )
             )
-        )
+        except SystemExit:
+            # SIGTERM between procrastinate registering the worker and installing its own
+            # signal handlers ends us through _exit_cleanly: no job had started, the worker
+            # row is removed as the loop unwinds; it is a stop all the same.
+            typer.echo("polis worker: stopped", err=True)
+            raise
     typer.echo("polis worker: stopped", err=True)
 
 
