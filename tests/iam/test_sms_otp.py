@@ -4,7 +4,6 @@ enumeration, the per-address rate limit; and the SMS client against the sandbox.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 import uuid
@@ -15,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
@@ -29,34 +27,11 @@ from polis.iam.two_factor import MAX_CODE_ATTEMPTS
 from polis.integrations.sms import HttpSmsClient, SmsRejected, SmsUnavailable
 from polis.integrations.sms_sandbox import SmsSandboxState, create_sms_sandbox_app
 from tests.iam.factories import create_user, totp_code
+from tests.integrations.sandbox import serve
 
 KEY = "test-sms-key"
 OTP = "/api/v1/auth/otp"
 VERIFY = "/api/v1/auth/otp/verify"
-
-
-@asynccontextmanager
-async def _serve(app: FastAPI) -> AsyncIterator[str]:
-    """Serve `app` over HTTP on a free 127.0.0.1 port; stopped on exit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=30)
-        sock.close()
 
 
 class Sandbox:
@@ -85,7 +60,7 @@ class Sandbox:
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
     app = create_sms_sandbox_app(KEY)
-    async with _serve(app) as base_url:
+    async with serve(app) as base_url:
         yield Sandbox(app, base_url)
 
 

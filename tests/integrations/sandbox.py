@@ -1,4 +1,5 @@
-"""The DLT sandbox served by uvicorn on a free 127.0.0.1 port in the test's event loop."""
+"""Our sandboxes (DLT, payment gateway, SMS) served by uvicorn on a free 127.0.0.1 port in
+the test's event loop."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ class RunningSandbox:
 
 
 @asynccontextmanager
-async def running_sandbox(api_key: str = KEY, **options: Any) -> AsyncIterator[RunningSandbox]:
-    """Serve a new sandbox over real HTTP; stopped (and the port closed) on exit."""
-    app = create_sandbox_app(api_key, **options)
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app (a sandbox of ours) over real HTTP on a free 127.0.0.1 port, in the
+    test's event loop; stopped, and the port closed, on exit. Yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -46,11 +47,19 @@ async def running_sandbox(api_key: str = KEY, **options: Any) -> AsyncIterator[R
                 break
             await asyncio.sleep(0.01)
         assert server.started, "uvicorn did not start"
-        yield RunningSandbox(app=app, base_url=f"http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=30)
         sock.close()
+
+
+@asynccontextmanager
+async def running_sandbox(api_key: str = KEY, **options: Any) -> AsyncIterator[RunningSandbox]:
+    """Serve a new DLT sandbox over real HTTP; stopped (and the port closed) on exit."""
+    app = create_sandbox_app(api_key, **options)
+    async with serve(app) as base_url:
+        yield RunningSandbox(app=app, base_url=base_url)
 
 
 def closed_port_url() -> str:
