@@ -10,10 +10,15 @@ logins from one address take turns (each costs one argon2 verification, about 0.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.platform.errors import PolisError
+
+if TYPE_CHECKING:
+    from polis.config import Settings
 
 # Windows start at multiples of the window length since this origin (date_bin).
 _WINDOW = "date_bin(make_interval(secs => :window), now(), TIMESTAMPTZ '2000-01-01 00:00:00+00')"
@@ -71,6 +76,16 @@ class LoginRateLimiter:
         self.session = session
         self.limit = limit
         self.window = window_seconds
+
+    @classmethod
+    def from_settings(cls, session: AsyncSession, settings: Settings) -> LoginRateLimiter:
+        """The limiter every sign-in step shares: LOGIN_RATE_LIMIT failures per client
+        address per LOGIN_RATE_WINDOW_SECONDS (password, second factor, SMS code)."""
+        return cls(
+            session,
+            limit=settings.login_rate_limit,
+            window_seconds=settings.login_rate_window_seconds,
+        )
 
     async def _retry_after(self, ip: str) -> int | None:
         value = await self.session.scalar(

@@ -254,11 +254,7 @@ class AuthService:
         """
         settings = settings or get_settings()
         ip = client_ip(ip_address)
-        limiter = LoginRateLimiter(
-            session,
-            limit=settings.login_rate_limit,
-            window_seconds=settings.login_rate_window_seconds,
-        )
+        limiter = LoginRateLimiter.from_settings(session, settings)
         await limiter.reserve(ip)
         repo = UserRepository.from_session(session)
         user = await repo.get_by_username_for_update(username)

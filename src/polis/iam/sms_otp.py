@@ -29,7 +29,7 @@ from polis.iam.models import LoginChallenge, User
 from polis.iam.permissions import Role
 from polis.iam.ratelimit import LoginRateLimiter
 from polis.iam.repository import UserRepository
-from polis.iam.two_factor import InvalidCode, keyed_hash, two_factor, utcnow
+from polis.iam.two_factor import keyed_hash, two_factor, utcnow
 from polis.integrations.sms import SmsError, SmsSender
 from polis.platform.context import client_ip
 from polis.platform.crypto import mask
@@ -102,11 +102,7 @@ class SmsOtpService:
         """(challenge token, expires_at, the SMS to send or None): the same shape whatever
         the username, so the answer does not tell whether an account exists."""
         ip = client_ip(ip_address)
-        await LoginRateLimiter(
-            session,
-            limit=settings.login_rate_limit,
-            window_seconds=settings.login_rate_window_seconds,
-        ).reserve(ip)
+        await LoginRateLimiter.from_settings(session, settings).reserve(ip)
         minutes = await otp_expiry_minutes(session, settings)
         user = await self._eligible(session, username)
         if user is None or user.phone_number is None:
@@ -135,30 +131,21 @@ class SmsOtpService:
     ) -> User:
         """The user of an SMS_OTP challenge answered by its code; else InvalidCode after
         counting (on the challenge, and as a failed login of the user)."""
-        ip = client_ip(ip_address)
-        limiter = LoginRateLimiter(
+
+        async def code_is_right(_user: User, challenge: LoginChallenge) -> bool:
+            expected = challenge.code_hash or ""
+            given = keyed_hash(f"{challenge.challenge_hash}{code}")
+            return secrets.compare_digest(given, expected)
+
+        user = await two_factor.answer_challenge(
             session,
-            limit=settings.login_rate_limit,
-            window_seconds=settings.login_rate_window_seconds,
+            token=token,
+            kind="SMS_OTP",
+            may_answer=lambda user: user.role in SMS_OTP_ROLES,
+            code_is_right=code_is_right,
+            ip_address=ip_address,
+            settings=settings,
         )
-        await limiter.reserve(ip)
-        challenge = await two_factor.live_challenge(session, token, "SMS_OTP")
-        if challenge is None:
-            raise InvalidCode()
-        user, locked = await two_factor.signable_user(session, challenge)
-        if user is None or locked or user.role not in SMS_OTP_ROLES:
-            await two_factor.wrong_code(challenge)
-            await session.flush()
-            raise InvalidCode()
-        expected = challenge.code_hash or ""
-        if not secrets.compare_digest(keyed_hash(f"{challenge.challenge_hash}{code}"), expected):
-            await two_factor.wrong_code(challenge)
-            await session.flush()
-            await two_factor.count_failure(session, user, settings)
-            raise InvalidCode()
-        challenge.used_at = utcnow()
-        await session.flush()
-        await limiter.refund(ip)
         if not user.phone_verified:
             await UserRepository.from_session(session).set_fields(user, phone_verified=True)
         return user

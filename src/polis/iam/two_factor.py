@@ -28,6 +28,7 @@ import io
 import re
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -491,22 +492,44 @@ class TwoFactorService:
         success). Otherwise InvalidCode, after counting: on the challenge (5 burn it) and as a
         failed login of the user (MAX_LOGIN_ATTEMPTS lock the account).
         """
-        ip = client_ip(ip_address)
-        limiter = LoginRateLimiter(
+        return await self.answer_challenge(
             session,
-            limit=settings.login_rate_limit,
-            window_seconds=settings.login_rate_window_seconds,
+            token=token,
+            kind="TWO_FACTOR",
+            may_answer=lambda user: bool(user.two_factor_enabled),
+            code_is_right=lambda user, _challenge: self.spend_code(session, user, code),
+            ip_address=ip_address,
+            settings=settings,
         )
+
+    async def answer_challenge(
+        self,
+        session: AsyncSession,
+        *,
+        token: str,
+        kind: str,
+        may_answer: Callable[[User], bool],
+        code_is_right: Callable[[User, LoginChallenge], Awaitable[bool]],
+        ip_address: str | None,
+        settings: Settings,
+    ) -> User:
+        """The second step of every sign-in by challenge (TOTP, SMS code): one attempt of the
+        login rate limit reserved for the address (given back on success); the live challenge
+        of `kind`; its user, row-locked, active, not locked out and `may_answer`; then the
+        code. Otherwise InvalidCode, after counting on the challenge (5 burn it) and, for a
+        wrong code, a failed login of the user (MAX_LOGIN_ATTEMPTS lock the account)."""
+        ip = client_ip(ip_address)
+        limiter = LoginRateLimiter.from_settings(session, settings)
         await limiter.reserve(ip)
-        challenge = await self.live_challenge(session, token, "TWO_FACTOR")
+        challenge = await self.live_challenge(session, token, kind)
         if challenge is None:
             raise InvalidCode()
         user, locked = await self.signable_user(session, challenge)
-        if user is None or locked or not user.two_factor_enabled:
+        if user is None or locked or not may_answer(user):
             await self.wrong_code(challenge)
             await session.flush()
             raise InvalidCode()
-        if not await self.spend_code(session, user, code):
+        if not await code_is_right(user, challenge):
             await self.wrong_code(challenge)
             await session.flush()
             await self.count_failure(session, user, settings)
