@@ -83,6 +83,17 @@ async def _open_session(
     return redirect(request, _after_sign_in(user, target))
 
 
+def _rate_limited(
+    request: Request, template: str, context: dict[str, Any], exc: TooManyLoginAttempts
+) -> Response:
+    """The sign-in form again, 429 with the API's Retry-After, when the address has used up
+    its failed sign-ins (LOGIN_RATE_LIMIT)."""
+    context["error"] = _("Too many sign-in attempts from this address. Try again later.")
+    limited = render(request, template, context, status_code=429)
+    limited.headers.update(exc.headers or {})
+    return limited
+
+
 @router.get("/sign-in")
 async def sign_in_form(request: Request, state: State, next: str | None = None) -> Response:
     """The staff sign-in form."""
@@ -121,10 +132,7 @@ async def sign_in(request: Request, session: DBSession, state: State) -> Respons
         context["error"] = _("Invalid username or password.")
         return render(request, "sign_in.html", context, status_code=401)
     except TooManyLoginAttempts as exc:
-        context["error"] = _("Too many sign-in attempts from this address. Try again later.")
-        limited = render(request, "sign_in.html", context, status_code=429)
-        limited.headers.update(exc.headers or {})  # Retry-After, as the API answers
-        return limited
+        return _rate_limited(request, "sign_in.html", context, exc)
     # What POST /auth/login answers after the password: a challenge for a second factor, or
     # a token (restricted to enrolment when the role requires a factor not set up yet).
     issued = await sign_in_after_first_factor(session, user, settings=settings)
@@ -172,10 +180,7 @@ async def sign_in_code(request: Request, session: DBSession, state: State) -> Re
         )
         return render(request, "sign_in_code.html", context, status_code=401)
     except TooManyLoginAttempts as exc:
-        context["error"] = _("Too many sign-in attempts from this address. Try again later.")
-        limited = render(request, "sign_in_code.html", context, status_code=429)
-        limited.headers.update(exc.headers or {})
-        return limited
+        return _rate_limited(request, "sign_in_code.html", context, exc)
     token = await issue_token(session, user, settings=request.app.state.settings)
     return await _open_session(request, state, token, user, target)
 
