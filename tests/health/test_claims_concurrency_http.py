@@ -6,7 +6,6 @@ rupiah, no 5xx, and the claims past a limit are denied with the limit's reason."
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -29,6 +27,7 @@ from tests.health.test_adjudication_service import build_world
 from tests.health.test_claims_api import CLAIMS, claim_body, gp
 from tests.health.test_schema import add_member
 from tests.iam.factories import PASSWORD, create_user
+from tests.integrations.sandbox import serve
 
 D = Decimal
 LIMIT = D("1000000.00")  # OP-GP per year, per member
@@ -90,25 +89,8 @@ async def running(create_database: Callable[[], str]) -> AsyncIterator[Running]:
     url = create_database()
     await asyncio.to_thread(migrate.upgrade, url)
     app = create_app(Settings(database_url=url))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.02)
-        assert server.started, "uvicorn did not start"
-        yield Running(url=url, base_url=f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=30)
-        sock.close()
+    async with serve(app, lifespan="on", start_timeout=10.0) as base_url:
+        yield Running(url=url, base_url=base_url)
 
 
 async def test_fifty_concurrent_claims_never_overspend_a_family(running: Running) -> None:

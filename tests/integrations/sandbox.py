@@ -30,19 +30,22 @@ class RunningSandbox:
 
 
 @asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app (a sandbox of ours) over real HTTP on a free 127.0.0.1 port, in the
-    test's event loop; stopped, and the port closed, on exit. Yields its base URL."""
+async def serve(
+    app: Any, *, lifespan: str = "off", start_timeout: float = 5.0
+) -> AsyncIterator[str]:
+    """Serve an ASGI app (a sandbox of ours, or Polis itself with lifespan="on") over real
+    HTTP on a free 127.0.0.1 port, in the test's event loop; stopped, and the port closed, on
+    exit. Yields its base URL; fails when it has not started within `start_timeout` seconds."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan)
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        for _ in range(500):
+        for _ in range(int(start_timeout / 0.01)):
             if server.started or task.done():
                 break
             await asyncio.sleep(0.01)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -25,6 +23,7 @@ from polis.config import Settings
 from polis.db import migrate
 from polis.db.urls import with_driver
 from tests.iam.factories import PASSWORD
+from tests.integrations.sandbox import serve
 from tests.web.helpers import Pended, decided_claim, make_user, pended_claim
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -78,25 +77,10 @@ async def site(create_database: Callable[[], str]) -> AsyncIterator[Site]:
         approved_id = await decided_claim(s, pended.world)
         user = await make_user(s, "CLAIMS_PROCESSOR")
     app = create_app(Settings(database_url=url))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.02)
-        assert server.started, "uvicorn did not start"
-        yield Site(f"http://127.0.0.1:{port}", engine, pended, approved_id, user.username)
+        async with serve(app, lifespan="on", start_timeout=10.0) as base_url:
+            yield Site(base_url, engine, pended, approved_id, user.username)
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=30)
-        sock.close()
         await engine.dispose()
 
 

@@ -10,14 +10,12 @@ a 375 px phone. Screenshots go to var/test-artifacts/web/motor-*.png.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-import uvicorn
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -30,11 +28,11 @@ from polis.motor.customers import customers as customer_service
 from polis.motor.quotes import today_bangkok
 from polis.motor.vehicles import vehicles as vehicle_service
 from tests.iam.factories import PASSWORD
-from tests.integrations.sandbox import KEY, running_sandbox
+from tests.integrations.sandbox import KEY, running_sandbox, serve
 from tests.motor.test_customers_api import customer_body
 from tests.motor.test_vehicles_api import vehicle_body
 from tests.web.helpers import make_user
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, shot
+from tests.web.test_browser import browser, shot  # noqa: F401 - fixture
 
 
 @dataclass
@@ -75,46 +73,18 @@ async def site(create_database: Callable[[], str]) -> AsyncIterator[Site]:
             database_url=url, dlt_base_url=sandbox.base_url, dlt_api_key=KEY, dlt_retries=0
         )
         app = create_app(settings)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        )
-        task = asyncio.create_task(server.serve(sockets=[sock]))
         try:
-            for _ in range(500):
-                if server.started or task.done():
-                    break
-                await asyncio.sleep(0.02)
-            assert server.started, "uvicorn did not start"
-            yield Site(
-                f"http://127.0.0.1:{port}",
-                engine,
-                user.username,
-                str(customer.id),
-                str(vehicle.id),
-                plate,
-            )
+            async with serve(app, lifespan="on", start_timeout=10.0) as base_url:
+                yield Site(
+                    base_url,
+                    engine,
+                    user.username,
+                    str(customer.id),
+                    str(vehicle.id),
+                    plate,
+                )
         finally:
-            server.should_exit = True
-            await asyncio.wait_for(task, timeout=30)
-            sock.close()
             await engine.dispose()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Headless Chromium from the system, never a downloaded build."""
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def sign_in(page: Page, site: Site) -> None:
@@ -130,7 +100,7 @@ async def scalar(site: Site, sql: str, **params: object) -> object:
         return await conn.scalar(text(sql), params)
 
 
-async def test_quote_bind_pay_journey(site: Site, browser: Browser) -> None:
+async def test_quote_bind_pay_journey(site: Site, browser: Browser) -> None:  # noqa: F811
     context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     failures: list[str] = []
@@ -213,7 +183,7 @@ async def test_quote_bind_pay_journey(site: Site, browser: Browser) -> None:
     assert failures == []
 
 
-async def test_phone_width(site: Site, browser: Browser) -> None:
+async def test_phone_width(site: Site, browser: Browser) -> None:  # noqa: F811
     context = await browser.new_context(
         locale="en-US", viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
     )
