@@ -39,6 +39,10 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("customer", "CUSTOMER", "Customer", "Demo"),
 )
 
+# The self-service logins' mobile numbers (sign-in by SMS code; the codes arrive at the SMS
+# sandbox the demo starts: GET http://127.0.0.1:8092/messages?to=<number>).
+DEMO_PHONES = {"member": "0810000001", "customer": "0810000002"}
+
 # Link the self-service demo logins to a person (the first by number / creation) once.
 _LINK_DEMO_LOGINS = (
     "update member.member set user_id = u.id from iam.users u"
@@ -805,8 +809,10 @@ def ensure_demo_users(url: str) -> list[tuple[str, str, str]]:
             password = secrets.token_urlsafe(12)
             conn.execute(
                 "insert into iam.users (username, email, password_hash, first_name, last_name,"
-                " role, account_status) values (%s, %s, %s, %s, %s, %s, 'ACTIVE')"
+                " role, phone_number, account_status)"
+                " values (%s, %s, %s, %s, %s, %s, %s, 'ACTIVE')"
                 " on conflict (username) do update set password_hash = excluded.password_hash,"
+                " phone_number = excluded.phone_number,"
                 " account_status = 'ACTIVE', failed_login_attempts = 0, locked_until = null",
                 (
                     username,
@@ -815,6 +821,7 @@ def ensure_demo_users(url: str) -> list[tuple[str, str, str]]:
                     first,
                     last,
                     role,
+                    DEMO_PHONES.get(username),
                 ),
             )
             out.append((username, role, password))

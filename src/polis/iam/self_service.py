@@ -155,22 +155,33 @@ async def linked_person(session: AsyncSession, user: User, kind: Kind) -> uuid.U
     return result
 
 
+@asynccontextmanager
+async def own_records(
+    session: AsyncSession, principal: Principal, kind: Kind
+) -> AsyncIterator[SelfService]:
+    """The person linked to `principal`'s login, the session in self-service mode for them
+    for the block (NotLinked when the login has no such person). The API's dependencies and
+    the self-service pages (polis.web.pages.portal) both enter it."""
+    person_id = await linked_person(session, principal.user, kind)
+    if person_id is None:
+        what = "health member" if kind == "member" else "motor customer"
+        raise NotLinked(
+            f"This login is not linked to a {what}; ask the insurer to link your account."
+        )
+    me = SelfService(principal=principal, kind=kind, person_id=person_id)
+    member = person_id if kind == "member" else None
+    customer = person_id if kind == "customer" else None
+    async with self_service_mode(session, member_id=member, customer_id=customer):
+        yield me
+
+
 def _own(kind: Kind, permission: str) -> Callable[..., AsyncIterator[SelfService]]:
     authorizer = require(permission)
 
     async def dependency(
         principal: Annotated[Principal, Depends(authorizer)], session: DBSession
     ) -> AsyncIterator[SelfService]:
-        person_id = await linked_person(session, principal.user, kind)
-        if person_id is None:
-            what = "health member" if kind == "member" else "motor customer"
-            raise NotLinked(
-                f"This login is not linked to a {what}; ask the insurer to link your account."
-            )
-        me = SelfService(principal=principal, kind=kind, person_id=person_id)
-        member = person_id if kind == "member" else None
-        customer = person_id if kind == "customer" else None
-        async with self_service_mode(session, member_id=member, customer_id=customer):
+        async with own_records(session, principal, kind) as me:
             yield me
 
     dependency.__name__ = f"own_{kind}_{permission.replace('.', '_').replace(':', '_')}"

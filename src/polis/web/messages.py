@@ -3,6 +3,8 @@ files in step with the code.
 
     python -m polis.web.messages           # add new messages to every .po, drop unused ones
     python -m polis.web.messages --check   # exit 1 when a message lacks a th or id translation
+    python -m polis.web.messages --fill F  # take translations from a JSON file
+                                           # {"msgid": {"th": "...", "id": "..."}}
 
 Messages come from the templates (`_()`, `{% trans %}`), from Python (`_()`, `gettext_()`)
 and from the tables whose words are translated when shown (statuses, navigation, flash
@@ -94,6 +96,25 @@ def update() -> None:
             write_po(po, new, width=100, omit_header=False, sort_output=True)
 
 
+def fill(path: Path) -> int:
+    """Put the translations of a JSON file {msgid: {lang: text}} into the catalogs (after
+    `update`, for message ids the code uses); how many were set."""
+    import json
+
+    wanted: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+    count = 0
+    for lang in TRANSLATED:
+        catalog = read(lang)
+        for msgid, texts in wanted.items():
+            message = catalog.get(msgid)
+            if message is not None and texts.get(lang):
+                message.string = texts[lang]
+                count += 1
+        with i18n.po_path(lang).open("wb") as po:
+            write_po(po, catalog, width=100, omit_header=False, sort_output=True)
+    return count
+
+
 def main(argv: list[str]) -> int:
     """Update the catalogs, or with --check report missing translations."""
     if "--check" in argv:
@@ -103,6 +124,9 @@ def main(argv: list[str]) -> int:
                 print(f"{lang}: {msgid}")
         return 1 if any(gaps.values()) else 0
     update()
+    if "--fill" in argv:
+        for name in argv[argv.index("--fill") + 1 :]:
+            print(f"{fill(Path(name))} translations from {name}")
     return 0
 
 

@@ -47,11 +47,14 @@ env.filters.update(
 
 @dataclass(frozen=True)
 class NavItem:
-    """A link of the navigation, shown to roles holding its permission."""
+    """A link of the navigation, shown to roles holding its permission (and, when `roles`
+    is given, only to those roles: the portal's links are for members and customers, not
+    for a SUPER_ADMIN who holds every permission but is no one's member)."""
 
     path: str
     label: str  # a message id, translated when rendered
     permission: str | tuple[str, ...] | None  # a tuple: any one of them
+    roles: tuple[str, ...] | None = None
 
 
 # The label strings are marked for extraction by gettext_noop-like use in the template.
@@ -68,6 +71,8 @@ NAV: tuple[NavItem, ...] = (
     ),
     NavItem("/web/motor/customers", "Customers", "motor.customers:read"),
     NavItem("/web/motor/claims", "Motor claims", "motor.claims:read"),
+    NavItem("/web/me/health", "My health cover", "health.members:read_own", ("MEMBER",)),
+    NavItem("/web/me/motor", "My car insurance", "motor.policies:read_own", ("CUSTOMER",)),
 )
 
 # Flash messages: a short key in a cookie, its words here (translated when shown).
@@ -95,6 +100,9 @@ FLASHES = {
     "assessment_recorded": "The assessment has been recorded.",
     "claim_approved": "The claim has been approved.",
     "settlement_created": "The settlement has been created.",
+    "customer_created": "The customer has been registered.",
+    "customer_saved": "The customer's details have been saved.",
+    "vehicle_registered": "The vehicle has been registered.",
 }
 
 
@@ -102,7 +110,11 @@ def nav_for(principal: Principal | None) -> list[NavItem]:
     """The navigation of a visitor: nothing signed out, else what their role may open."""
     if principal is None:
         return []
-    return [n for n in NAV if _allowed(principal, n.permission)]
+    return [
+        n
+        for n in NAV
+        if _allowed(principal, n.permission) and (n.roles is None or principal.role in n.roles)
+    ]
 
 
 def _allowed(principal: Principal, permission: str | tuple[str, ...] | None) -> bool:

@@ -15,6 +15,7 @@ from polis.iam import schemas
 from polis.iam.auth import Principal
 from polis.iam.endpoints import issue_token
 from polis.iam.models import User
+from polis.iam.permissions import Role
 from polis.iam.ratelimit import TooManyLoginAttempts
 from polis.iam.service import InvalidCredentials, WeakPassword, WrongCurrentPassword
 from polis.iam.service import auth as auth_service
@@ -352,6 +353,9 @@ async def _counts(session: DBSession, principal: Principal) -> dict[str, int]:
 
 @router.get("/")
 async def home(request: Request, session: DBSession, principal: SignedIn) -> Response:
-    """The home page of the signed-in user's role: what they may do, and a few counts."""
+    """The home page of the signed-in user's role: what they may do, and a few counts.
+    Members and customers have the portal for a home (polis.web.pages.portal)."""
+    if principal.role in (Role.MEMBER, Role.CUSTOMER):
+        return redirect(request, f"{COOKIE_PATH}/me")
     counts = await _counts(session, principal)
     return render(request, "home.html", {"counts": counts})

@@ -5,6 +5,8 @@ the same services (polis.health.*)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -164,6 +166,20 @@ async def claims_worklist(
     return render(request, "health/claims.html", context)
 
 
+def claim_lines(view: Any, lang: str) -> list[dict[str, Any]]:
+    """A claim's lines for its page: status, denial reason and trace steps in plain words
+    (the staff claim page and the member's own)."""
+    return [
+        {
+            "item": item,
+            "status": words(STATUSES, item.status),
+            "reason": words(None, item.denial_reason) if item.denial_reason else None,
+            "steps": [step_words(step, lang) for step in item.adjudication_trace or []],
+        }
+        for item in view.items
+    ]
+
+
 async def _claim_page(
     request: Request,
     session: DBSession,
@@ -176,15 +192,7 @@ async def _claim_page(
 ) -> Response:
     view = await claim_service.get(session, claim_id)
     lang = i18n.current_language()
-    lines = [
-        {
-            "item": item,
-            "status": words(STATUSES, item.status),
-            "reason": words(None, item.denial_reason) if item.denial_reason else None,
-            "steps": [step_words(step, lang) for step in item.adjudication_trace or []],
-        }
-        for item in view.items
-    ]
+    lines = claim_lines(view, lang)
     documents: list[ClaimDocument] = []
     if principal.can("documents:read"):
         documents = list(
@@ -1009,6 +1017,25 @@ async def upload_document_page(
     """Attach a file (multipart; POST /health/claims/{id}/documents' checks: not empty,
     within the size limit, PDF/JPEG/PNG/TIFF content matching its type and extension)."""
     await claim_service.get(session, claim_id)  # the 404 page for an unknown claim
+    document_type, errors = await attach_from_form(request, session, claim_id, principal.user_id)
+    if not errors:
+        response = redirect(request, f"/web/health/claims/{claim_id}")
+        flash(response, request, "document_uploaded")
+        return response
+    values = {"document_type": document_type}
+    return await _claim_action(request, session, principal, claim_id, "document", errors, values)
+
+
+async def attach_from_form(
+    request: Request,
+    session: DBSession,
+    claim_id: uuid.UUID,
+    user_id: uuid.UUID,
+    write_as: Callable[[], AbstractAsyncContextManager[Any]] = nullcontext,
+) -> tuple[str, dict[str, str]]:
+    """The document form of a claim page (`document_type`, `file`) checked and, when valid,
+    attached in a savepoint inside `write_as()` (the portal writes as the application):
+    (the document type given, {field: refusal}). The caller checked the claim."""
     settings: Settings = request.app.state.settings
     form = await request.form()
     document_type = text(form, "document_type", 50)
@@ -1021,7 +1048,7 @@ async def upload_document_page(
     if not errors and isinstance(upload, StarletteUploadFile):
         data = await upload.read(settings.document_max_bytes + 1)
         try:
-            async with session.begin_nested():
+            async with write_as(), session.begin_nested():
                 await attach_claim_document(
                     session,
                     settings,
@@ -1030,16 +1057,11 @@ async def upload_document_page(
                     file_name=upload.filename,
                     declared_type=upload.content_type,
                     document_type=document_type,
-                    user_id=principal.user_id,
+                    user_id=user_id,
                 )
         except DocumentRejected as exc:
             errors["file"] = _document_refusal(exc, settings)
-        else:
-            response = redirect(request, f"/web/health/claims/{claim_id}")
-            flash(response, request, "document_uploaded")
-            return response
-    values = {"document_type": document_type}
-    return await _claim_action(request, session, principal, claim_id, "document", errors, values)
+    return document_type, errors
 
 
 def _document_refusal(exc: DocumentRejected, settings: Settings) -> str:

@@ -1,6 +1,7 @@
-"""Motor back office pages: customers, vehicles with their DLT checks, the quote -> bind ->
-pay wizard with the PromptPay QR, policies (documents, payments, receipts, renewals) and
-claims (board by status, first notice of loss, assessment, approval, settlement).
+"""Motor back office pages: customers (search, registration, changes under the version read),
+vehicles (registration, DLT checks), the quote -> bind -> pay wizard with the PromptPay QR,
+policies (documents, payments, receipts, renewals) and claims (board by status, first notice
+of loss, assessment, approval, settlement).
 
 Each page needs the permission of the matching API route and calls the same services
 (polis.motor.*); refusals of the services are shown next to their form field.
@@ -12,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
@@ -42,8 +43,8 @@ from polis.motor.claim_assessment_schemas import ApprovalCreate, AssessmentCreat
 from polis.motor.claim_endpoints import claim_out
 from polis.motor.claim_schemas import ClaimCreate
 from polis.motor.claim_settlement_schemas import SettlementCreate
-from polis.motor.customer_endpoints import _CUSTOMERS_NEWEST_FIRST
-from polis.motor.customers import CustomerFilter
+from polis.motor.customer_endpoints import _CUSTOMERS_NEWEST_FIRST, _client_ip
+from polis.motor.customers import CustomerFilter, StaleVersion
 from polis.motor.customers import customers as customer_service
 from polis.motor.dlt import dlt_client, verifications
 from polis.motor.dlt_endpoints import _NEWEST_FIRST as _VERIFICATIONS_NEWEST_FIRST
@@ -71,6 +72,7 @@ BANGKOK = ZoneInfo("Asia/Bangkok")
 M = TypeVar("M", bound=BaseModel)
 
 CustomersRead = Annotated[Principal, Depends(require_page("motor.customers:read"))]
+CustomersWrite = Annotated[Principal, Depends(require_page("motor.customers:write"))]
 VehiclesRead = Annotated[Principal, Depends(require_page("motor.vehicles:read"))]
 VehiclesWrite = Annotated[Principal, Depends(require_page("motor.vehicles:write"))]
 QuotesWrite = Annotated[Principal, Depends(require_page("motor.quotes:write"))]
@@ -219,8 +221,156 @@ async def customer_search(
             session, stmt, _CUSTOMERS_NEWEST_FIRST, PageParams(cursor=cursor, limit=PAGE_SIZE)
         )
         rows = [motor_schemas.Customer.model_validate(c) for c in items]
-    context = {"q": q, "rows": rows, "next_cursor": next_cursor}
+    context = {
+        "q": q,
+        "rows": rows,
+        "next_cursor": next_cursor,
+        "can_create": principal.can("motor.customers:write"),
+    }
     return render(request, "motor/customers.html", context)
+
+
+# The flash messages of the customer and vehicle forms; templating.render translates them when
+# shown. `_` only marks them for extraction here (the gettext_noop idiom).
+CONSENT_INPUTS = tuple(rules.FLAG_CONSENTS)  # marketing_consent, sms_notifications, ...
+CONSENT_CHOICES = ("", "yes", "no")
+CHANNELS = ("AGENT", "CALL_CENTER", "PAPER", "WEB", "MOBILE")
+_ADDRESS_INPUTS = (
+    "house_no",
+    "moo",
+    "village",
+    "building",
+    "soi",
+    "road",
+    "tambon",
+    "amphoe",
+    "province",
+    "postal_code",
+)
+_PERSON_INPUTS = (
+    "first_name",
+    "last_name",
+    "first_name_en",
+    "last_name_en",
+    "date_of_birth",
+    "gender",
+    "phone_number",
+    "email",
+    "preferred_language",
+)
+_CUSTOMER_FIELDS = {
+    **{k: k for k in _PERSON_INPUTS},
+    **{f"address.{k}": k for k in _ADDRESS_INPUTS},
+    **{k: k for k in CONSENT_INPUTS},
+    "national_id": "national_id",
+    "address": "house_no",
+    "consent_channel": "consent_channel",
+    "": "form",
+}
+
+
+def _required(errors: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+    """The form's refusals, with one plain word for a required field left blank."""
+    return {k: (_("Required.") if values.get(k) == "" else v) for k, v in errors.items()}
+
+
+def _customer_words() -> dict[str, dict[str, str]]:
+    """The words of the customer form's choices, in the current language."""
+    return {
+        "gender": {"": "-", "MALE": _("Male"), "FEMALE": _("Female"), "OTHER": _("Other")},
+        "language": dict(i18n.LANGUAGE_NAMES),
+        "consent": {"": _("Not asked"), "yes": _("Given"), "no": _("Not given")},
+        "channel": {
+            "AGENT": _("Agent or branch"),
+            "CALL_CENTER": _("Call centre"),
+            "PAPER": _("Paper form"),
+            "WEB": _("Website"),
+            "MOBILE": _("Mobile app"),
+        },
+    }
+
+
+def _customer_values(form: Any, *, with_national_id: bool) -> dict[str, str]:
+    names = (*_PERSON_INPUTS, *_ADDRESS_INPUTS, *CONSENT_INPUTS, "consent_channel")
+    values = {k: text(form, k, 255) for k in names}
+    if with_national_id:
+        values["national_id"] = text(form, "national_id", 30)
+    return values
+
+
+def _customer_body(values: dict[str, str]) -> dict[str, Any]:
+    """The API's customer fields of the form (blank: None; a blank address: no address)."""
+    body = _blank_none({k: values[k] for k in _PERSON_INPUTS})
+    address = {k: values[k] for k in _ADDRESS_INPUTS}
+    body["address"] = _blank_none(address) if any(address.values()) else None
+    return body
+
+
+def _customer_form(
+    request: Request,
+    values: dict[str, str],
+    *,
+    customer: motor_schemas.Customer | None = None,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The customer form: a new customer, or (`customer` given) the change of one."""
+    consent_options = {
+        flag: (
+            CONSENT_CHOICES
+            if customer is None or getattr(customer, flag) is None
+            else CONSENT_CHOICES[1:]
+        )
+        for flag in CONSENT_INPUTS
+    }
+    context = {
+        "customer": customer,
+        "values": values,
+        "errors": errors or {},
+        "problem": problem,
+        "genders": ("", *get_args(motor_schemas.Gender)),
+        "languages": get_args(motor_schemas.Language),
+        "consent_options": consent_options,
+        "channels": CHANNELS,
+        "words": _customer_words(),
+    }
+    return render(request, "motor/customer_form.html", context, status_code=status_code)
+
+
+@router.get("/customers/new")
+async def new_customer_form(request: Request, principal: CustomersWrite) -> Response:
+    """The form registering a customer (POST /motor/customers)."""
+    return _customer_form(request, {"preferred_language": "th", "consent_channel": "AGENT"})
+
+
+@router.post("/customers/new", dependencies=[CsrfChecked])
+async def create_customer(
+    request: Request, session: DBSession, principal: CustomersWrite
+) -> Response:
+    """Register a customer (customers.create, as POST /motor/customers): the national id
+    checked and sealed, the address checked against ref geography, the consents given
+    recorded; refusals next to their field, nothing written."""
+    form = await request.form()
+    values = _customer_values(form, with_national_id=True)
+    body = _customer_body(values)
+    body["national_id"] = values["national_id"] or None
+    for flag in CONSENT_INPUTS:
+        body[flag] = {"yes": True, "no": False}.get(values[flag], values[flag] or None)
+    body["consent_channel"] = values["consent_channel"] or "AGENT"
+    try:
+        parsed = parse(motor_schemas.CustomerCreate, body, _CUSTOMER_FIELDS)
+        async with session.begin_nested():
+            customer = await customer_service.create(session, parsed, principal.user_id)
+    except FormInvalid as exc:
+        errors = _required(exc.errors, values)
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _CUSTOMER_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/customers/{customer.id}")
+        flash(response, request, "customer_created")
+        return response
+    return _customer_form(request, values, errors=errors, status_code=422)
 
 
 @router.get("/customers/{customer_id}")
@@ -258,8 +408,227 @@ async def customer_page(
         "policies": policy_rows,
         "claims": claim_rows,
         "status_words": STATUSES,
+        "can_edit": principal.can("motor.customers:write"),
+        "can_add_vehicle": principal.can("motor.vehicles:write"),
     }
     return render(request, "motor/customer.html", context)
+
+
+def _consent_value(flag: bool | None) -> str:
+    return "" if flag is None else "yes" if flag else "no"
+
+
+@router.get("/customers/{customer_id}/edit")
+async def edit_customer_form(
+    customer_id: uuid.UUID, request: Request, session: DBSession, principal: CustomersWrite
+) -> Response:
+    """The form changing a customer (PATCH /motor/customers/{id}), carrying the version read
+    (the API's If-Match). The national id is not changed here."""
+    customer = motor_schemas.Customer.model_validate(
+        await customer_service.get(session, customer_id)
+    )
+    values = {k: "" if v is None else str(v) for k, v in customer.model_dump().items()}
+    address = customer.address.model_dump() if customer.address else {}
+    values.update({k: address.get(k) or "" for k in _ADDRESS_INPUTS})
+    values.update({f: _consent_value(getattr(customer, f)) for f in CONSENT_INPUTS})
+    values["consent_channel"] = "AGENT"
+    values["version"] = str(customer.version or 0)
+    return _customer_form(request, values, customer=customer)
+
+
+@router.post("/customers/{customer_id}/edit", dependencies=[CsrfChecked])
+async def update_customer(
+    customer_id: uuid.UUID, request: Request, session: DBSession, principal: CustomersWrite
+) -> Response:
+    """Save the customer's fields (customers.update, as PATCH /motor/customers/{id} with
+    If-Match: the form's version) and the consent decisions changed (as POST
+    /motor/customers/{id}/consents). Another change since the form was read: 409, nothing
+    written; refusals next to their field, nothing written."""
+    form = await request.form()
+    values = _customer_values(form, with_national_id=False)
+    values["version"] = text(form, "version", 9)
+    expected = int(values["version"]) if values["version"].isdigit() else -1
+    errors: dict[str, str] = {}
+    problem = None
+    status_code = 422
+    try:
+        parsed = parse(motor_schemas.CustomerUpdate, _customer_body(values), _CUSTOMER_FIELDS)
+        decisions = {
+            flag: parse(
+                motor_schemas.ConsentCreate,
+                {
+                    "consent_type": kind,
+                    "granted": values[flag] == "yes",
+                    "channel": values["consent_channel"] or "AGENT",
+                },
+                {"channel": "consent_channel", "": flag},
+            )
+            for flag, kind in rules.FLAG_CONSENTS.items()
+            if values[flag] in ("yes", "no")
+        }
+        user_agent = request.headers.get("user-agent")
+        async with session.begin_nested():
+            changed = await customer_service.update(
+                session,
+                customer_id,
+                parsed.model_dump(exclude_unset=True),
+                expected,
+                principal.user_id,
+            )
+            for flag, decision in decisions.items():
+                if getattr(changed, flag) is not decision.granted:
+                    await customer_service.record_consent(
+                        session,
+                        customer_id,
+                        decision,
+                        principal.user_id,
+                        ip_address=_client_ip(request),
+                        user_agent=user_agent[:1000] if user_agent else None,
+                    )
+    except FormInvalid as exc:
+        errors = _required(exc.errors, values)
+    except StaleVersion:
+        problem = _(
+            "Someone else changed this customer after you opened the form. Nothing was saved:"
+            " open the form again to see their changes, then make yours."
+        )
+        status_code = 409
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _CUSTOMER_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/customers/{customer_id}")
+        flash(response, request, "customer_saved")
+        return response
+    customer = motor_schemas.Customer.model_validate(
+        await customer_service.get(session, customer_id)
+    )
+    return _customer_form(
+        request,
+        values,
+        customer=customer,
+        errors=errors,
+        problem=problem,
+        status_code=status_code,
+    )
+
+
+_VEHICLE_INPUTS = (
+    "registration_number",
+    "province",
+    "make",
+    "model",
+    "year_of_manufacture",
+    "engine_size",
+    "vehicle_type",
+    "fuel_type",
+    "color",
+    "chassis_number",
+    "usage_type",
+    "annual_mileage",
+    "parking_location",
+)
+_VEHICLE_FIELDS = {**{k: k for k in _VEHICLE_INPUTS}, "": "registration_number"}
+
+
+def _vehicle_words() -> dict[str, dict[str, str]]:
+    """The words of the vehicle form's choices, in the current language."""
+    return {
+        "vehicle_type": {
+            "": "-",
+            "SEDAN": _("Sedan"),
+            "HATCHBACK": _("Hatchback"),
+            "SUV": "SUV",
+            "PICKUP": _("Pickup truck"),
+            "VAN": _("Van"),
+            "MOTORCYCLE": _("Motorcycle"),
+        },
+        "fuel_type": {
+            "": "-",
+            "GASOLINE": _("Petrol"),
+            "DIESEL": _("Diesel"),
+            "HYBRID": _("Hybrid"),
+            "ELECTRIC": _("Electric"),
+            "LPG": "LPG",
+            "CNG": "CNG",
+        },
+        "usage_type": {
+            "PERSONAL": _("Personal"),
+            "COMMERCIAL": _("Commercial"),
+            "TAXI": _("Taxi"),
+            "RENTAL": _("Rental"),
+        },
+        "parking_location": {
+            "": "-",
+            "GARAGE": _("Garage"),
+            "COVERED": _("Covered parking"),
+            "STREET": _("On the street"),
+            "PARKING_LOT": _("Parking lot"),
+        },
+    }
+
+
+async def _vehicle_form(
+    request: Request,
+    session: DBSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    values: dict[str, str],
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    customer = await customer_service.get(session, customer_id)  # 404 when there is none
+    owner = None
+    if principal.can("motor.customers:read"):
+        owner = motor_schemas.Customer.model_validate(customer)
+    context = {
+        "customer_id": customer_id,
+        "owner": owner,
+        "values": values,
+        "errors": errors or {},
+        "vehicle_types": ("", *get_args(motor_schemas.VehicleType)),
+        "fuel_types": ("", *get_args(motor_schemas.FuelType)),
+        "usage_types": get_args(motor_schemas.UsageType),
+        "parking_locations": ("", *get_args(motor_schemas.ParkingLocation)),
+        "words": _vehicle_words(),
+    }
+    return render(request, "motor/vehicle_form.html", context, status_code=status_code)
+
+
+@router.get("/customers/{customer_id}/vehicles/new")
+async def new_vehicle_form(
+    customer_id: uuid.UUID, request: Request, session: DBSession, principal: VehiclesWrite
+) -> Response:
+    """The form registering a vehicle of the customer (POST /motor/customers/{id}/vehicles)."""
+    values = {"usage_type": "PERSONAL"}
+    return await _vehicle_form(request, session, principal, customer_id, values)
+
+
+@router.post("/customers/{customer_id}/vehicles/new", dependencies=[CsrfChecked])
+async def create_vehicle(
+    customer_id: uuid.UUID, request: Request, session: DBSession, principal: VehiclesWrite
+) -> Response:
+    """Register the vehicle (vehicles.create, as POST /motor/customers/{id}/vehicles), then
+    its page (with the DLT check); refusals next to their field, nothing written."""
+    form = await request.form()
+    values = {k: text(form, k, 100) for k in _VEHICLE_INPUTS}
+    body = _blank_none(values)
+    body["usage_type"] = values["usage_type"] or "PERSONAL"
+    try:
+        parsed = parse(motor_schemas.VehicleCreate, body, _VEHICLE_FIELDS)
+        async with session.begin_nested():
+            vehicle = await vehicle_service.create(session, customer_id, parsed, principal.user_id)
+    except FormInvalid as exc:
+        errors = _required(exc.errors, values)
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _VEHICLE_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/vehicles/{vehicle.id}")
+        flash(response, request, "vehicle_registered")
+        return response
+    return await _vehicle_form(
+        request, session, principal, customer_id, values, errors=errors, status_code=422
+    )
 
 
 async def _vehicle_page(
