@@ -351,3 +351,74 @@ async def test_anonymize_erases_the_member_and_keeps_the_money(
     # the old member number no longer finds anyone
     response = await client.post(f"{MEMBERS}/{me['member_number']}/anonymize", headers=headers)
     assert response.status_code == 404
+
+
+async def test_anonymize_erases_the_members_login_too(
+    client: AsyncClient, session: AsyncSession
+) -> None:
+    from tests.iam.factories import PASSWORD, create_user, login
+
+    w, _mine, _other = await _world(session)
+    member_id = w.member.id
+    user = await create_user(
+        session, role="MEMBER", first_name="Siti", last_name="Aminah", phone_number="081234567"
+    )
+    await session.execute(
+        text("update member.member set user_id = :u where id = :m"), {"u": user.id, "m": member_id}
+    )
+    await session.commit()
+    token = await login(client, user.username)
+    assert (
+        await client.get("/api/v1/me/health/member", headers={"Authorization": f"Bearer {token}"})
+    ).status_code == 200
+    await _terminate(session, member_id)
+    _, headers = await signed_in(client, session, role="SUPER_ADMIN")
+    number = await _one(
+        session, "select member_number from member.member where id = :m", m=member_id
+    )
+
+    response = await client.post(f"{MEMBERS}/{number}/anonymize", headers=headers)
+    assert response.status_code == 200, response.text
+
+    row = (
+        await session.execute(
+            text(
+                "select username, email, first_name, last_name, phone_number, account_status"
+                " from iam.users where id = :u"
+            ),
+            {"u": user.id},
+        )
+    ).one()
+    assert tuple(row) == (
+        f"anonymized_{user.id}",
+        f"anonymized_{user.id}@deleted.local",
+        "ANONYMIZED",
+        "DATA",
+        None,
+        "TERMINATED",
+    )
+    assert (
+        await _one(session, "select user_id from member.member where id = :m", m=member_id) is None
+    )
+    active = await _one(
+        session,
+        "select count(*) from iam.user_sessions where user_id = :u and is_active",
+        u=user.id,
+    )
+    assert active == 0
+    # The token stops working and the old username signs in no more.
+    me = await client.get("/api/v1/me/health/member", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401
+    again = await client.post(
+        "/api/v1/auth/login", json={"username": user.username, "password": PASSWORD}
+    )
+    assert again.status_code == 401
+    # Nor do the login's audit rows keep the erased values.
+    trail = await _one(
+        session,
+        "select string_agg(coalesce(old_values::text, '') || coalesce(new_values::text, ''), ' ')"
+        " from audit.audit_log where table_name = 'iam.users' and record_id = :u",
+        u=user.id,
+    )
+    for value in (user.username, "Siti", "Aminah", "081234567"):
+        assert value not in trail, value

@@ -27,7 +27,7 @@ from polis.iam.models import User
 from polis.integrations.sms_sandbox import create_sms_sandbox_app
 from polis.motor.models import Customer
 from tests.health.test_adjudication_service import ClaimWorld, build_world, gp, request
-from tests.iam.factories import signed_in
+from tests.iam.factories import signed_in, totp_code
 from tests.integrations.sandbox import serve
 from tests.motor.claim_factory import active_policy, insert_claim
 from tests.motor.test_policies_api import bound_policy, confirm
@@ -352,10 +352,15 @@ async def test_portal_pages_refuse_staff_and_unlinked_logins(
     assert (await client.get("/web/me/motor")).status_code == 403  # a member, not a customer
 
     client.cookies.clear()
-    await sign_in(
-        client, (await make_user(session, "SUPER_ADMIN", two_factor_enabled=False)).username
+    boss = await make_user(session, "SUPER_ADMIN", totp=True)  # holds every permission
+    step = await sign_in(client, boss.username)
+    done = await client.post(
+        "/web/sign-in/code",
+        data={"code": totp_code(boss.username), "next": "/web/", "csrf_token": csrf(step)},
     )
-    home = await client.get("/web/", follow_redirects=True)
+    assert done.status_code == 303, done.text
+    home = await client.get("/web/")
+    assert home.status_code == 200 and 'href="/web/health/claims"' in home.text
     assert 'href="/web/me/motor"' not in home.text and 'href="/web/me/health"' not in home.text
 
     client.cookies.clear()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.audit.models import AuditLog
@@ -74,6 +74,15 @@ def _open(blob: bytes | None) -> str | None:
         return get_keyring().decrypt(blob)
     except CryptoError:
         return None  # a key no longer held: the masked value stays in the export
+
+
+async def _close_login(session: AsyncSession, user_id: uuid.UUID | None) -> None:
+    """The person's self-service login goes with their data (migration 0025,
+    iam.anonymize_login): TERMINATED, its name, email, phone and second factor erased, its
+    sessions ended (the tokens stop working at once) and those values scrubbed from its audit
+    rows. The row stays: audit rows and sessions name its id. The caller unlinked it."""
+    if user_id is not None:
+        await session.execute(text("select iam.anonymize_login(:u)"), {"u": user_id})
 
 
 async def _anonymized_at(session: AsyncSession, subject: str, record: uuid.UUID) -> datetime | None:
@@ -150,6 +159,12 @@ async def anonymize_customer(session: AsyncSession, customer_id: uuid.UUID) -> A
             f"Customer {customer_id} has {open_claims} open claims; settle or close them first.",
             type_="customer-has-open-claims",
         )
+    login = await session.scalar(select(Customer.user_id).where(Customer.id == customer_id))
+    if login is not None:
+        await session.execute(
+            update(Customer).where(Customer.id == customer_id).values(user_id=None)
+        )
+        await _close_login(session, login)
     await session.execute(text("select motor.anonymize_customer_data(:c)"), {"c": customer_id})
     session.expire_all()
     done = await _anonymized_at(session, MOTOR_SUBJECT, customer_id)
@@ -220,6 +235,10 @@ async def anonymize_member(session: AsyncSession, member_ref: str) -> Anonymized
             " flight; finish them first.",
             type_="member-has-open-claims",
         )
+    login = member.user_id
+    if login is not None:
+        await session.execute(update(Member).where(Member.id == member_id).values(user_id=None))
+        await _close_login(session, login)
     await session.execute(text("select member.anonymize_member_data(:m)"), {"m": member_id})
     session.expire_all()
     done = await _anonymized_at(session, HEALTH_SUBJECT, member_id)

@@ -40,7 +40,7 @@ async def _require_claim(session: AsyncSession, claim_id: uuid.UUID) -> None:
         raise NotFound(f"Claim {claim_id} not found.", type_="claim-not-found")
 
 
-def _document(row: ClaimDocument) -> schemas.ClaimDocument:
+def document_out(row: ClaimDocument) -> schemas.ClaimDocument:
     return schemas.ClaimDocument(
         id=row.id,
         claim_id=row.claim_id,
@@ -84,7 +84,7 @@ async def upload_claim_document(
         document_type=document_type,
         user_id=principal.user_id,
     )
-    return _document(row)
+    return document_out(row)
 
 
 async def attach_claim_document(
@@ -142,7 +142,7 @@ async def list_claim_documents(
             .order_by(ClaimDocument.uploaded_at, ClaimDocument.id)
         )
     ).all()
-    return [_document(r) for r in rows]
+    return [document_out(r) for r in rows]
 
 
 @router.get(

@@ -53,6 +53,7 @@ from polis.platform.schemas import Problem, ValidationProblem
 router = APIRouter(prefix="/health")
 
 PlanCode = Annotated[str, Path(min_length=1, max_length=50)]
+BenefitCode = Annotated[str, Path(min_length=1, max_length=50)]
 ProviderCode = Annotated[str, Path(min_length=1, max_length=50)]
 PolicyNumber = Annotated[str, Path(min_length=1, max_length=50)]
 MemberNumber = Annotated[str, Path(min_length=1, max_length=50)]
@@ -138,6 +139,120 @@ async def update_plan(
     """Change plan fields; fields left out stay as they are."""
     view = await plan_service.update(session, plan_code, body.model_dump(exclude_unset=True))
     return _plan_detail(view)
+
+
+# A plan's benefits and exclusions one at a time (decision 0069). Answers are the benefit or
+# exclusion itself; GET /health/plans/{plan_code} lists them all.
+
+
+@router.post(
+    "/plans/{plan_code}/benefits",
+    tags=["health"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Benefit,
+    responses={403: _PROBLEM, 404: _PROBLEM, 422: _INVALID},
+)
+async def add_benefit(
+    plan_code: PlanCode,
+    body: schemas.BenefitCreate,
+    principal: ConfigWrite,
+    session: DBSession,
+    idem: IdempotencyKey,
+) -> Response:
+    """Add a benefit to a plan (validated as in POST /health/plans); a benefit_code the plan
+    already has is a 422 naming it."""
+    benefit = await plan_service.add_benefit(session, plan_code, body)
+    return await idem.respond(session, schemas.Benefit.model_validate(benefit), status_code=201)
+
+
+@router.patch(
+    "/plans/{plan_code}/benefits/{benefit_code}",
+    tags=["health"],
+    response_model=schemas.Benefit,
+    responses={403: _PROBLEM, 404: _PROBLEM, 422: _INVALID},
+)
+async def update_benefit(
+    plan_code: PlanCode,
+    benefit_code: BenefitCode,
+    body: schemas.BenefitUpdate,
+    principal: ConfigWrite,
+    session: DBSession,
+) -> schemas.Benefit:
+    """Change a benefit's fields (not its code); fields left out stay as they are. Claims
+    already adjudicated are not changed; the next claim uses the new values.
+    `coverage_type: not_covered` deactivates the benefit."""
+    benefit = await plan_service.update_benefit(
+        session, plan_code, benefit_code, body.model_dump(exclude_unset=True)
+    )
+    return schemas.Benefit.model_validate(benefit)
+
+
+@router.delete(
+    "/plans/{plan_code}/benefits/{benefit_code}",
+    tags=["health"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+)
+async def delete_benefit(
+    plan_code: PlanCode, benefit_code: BenefitCode, principal: ConfigWrite, session: DBSession
+) -> Response:
+    """Remove a benefit that no claim line or accumulator names; one in use is a 409
+    `benefit-in-use` (deactivate it instead)."""
+    await plan_service.delete_benefit(session, plan_code, benefit_code)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/plans/{plan_code}/exclusions",
+    tags=["health"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Exclusion,
+    responses={403: _PROBLEM, 404: _PROBLEM, 422: _INVALID},
+)
+async def add_exclusion(
+    plan_code: PlanCode,
+    body: schemas.ExclusionCreate,
+    principal: ConfigWrite,
+    session: DBSession,
+    idem: IdempotencyKey,
+) -> Response:
+    """Add an exclusion to a plan (validated as in POST /health/plans)."""
+    exclusion = await plan_service.add_exclusion(session, plan_code, body)
+    return await idem.respond(session, schemas.Exclusion.model_validate(exclusion), status_code=201)
+
+
+@router.patch(
+    "/plans/{plan_code}/exclusions/{exclusion_id}",
+    tags=["health"],
+    response_model=schemas.Exclusion,
+    responses={403: _PROBLEM, 404: _PROBLEM, 422: _INVALID},
+)
+async def update_exclusion(
+    plan_code: PlanCode,
+    exclusion_id: uuid.UUID,
+    body: schemas.ExclusionUpdate,
+    principal: ConfigWrite,
+    session: DBSession,
+) -> schemas.Exclusion:
+    """Change an exclusion's fields (its code too: it is named by its id)."""
+    exclusion = await plan_service.update_exclusion(
+        session, plan_code, exclusion_id, body.model_dump(exclude_unset=True)
+    )
+    return schemas.Exclusion.model_validate(exclusion)
+
+
+@router.delete(
+    "/plans/{plan_code}/exclusions/{exclusion_id}",
+    tags=["health"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: _PROBLEM, 404: _PROBLEM},
+)
+async def delete_exclusion(
+    plan_code: PlanCode, exclusion_id: uuid.UUID, principal: ConfigWrite, session: DBSession
+) -> Response:
+    """Remove one of the plan's own exclusions."""
+    await plan_service.delete_exclusion(session, plan_code, exclusion_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- providers ----------------------------------------------------------------------------

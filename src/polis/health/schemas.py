@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -48,33 +49,72 @@ def _check_period(start: date | None, end: date | None, names: str) -> None:
 
 # --- plans --------------------------------------------------------------------------------
 
+# The rules of a benefit's and an exclusion's fields, written once: the create schemas below
+# use them, the PATCH schemas use them as optional fields, and a change is then checked as
+# the whole row it leaves by the create schema (`merged`).
+BenefitName = Annotated[str, Field(min_length=1, max_length=255)]
+BenefitCategory = Annotated[str, Field(min_length=1, max_length=50)]
+Count = Annotated[int, Field(ge=0)]
+ExclusionDescription = Annotated[str, Field(min_length=1, max_length=2000)]
+IcdCode = Annotated[str, Field(max_length=20)]
+
+_M = TypeVar("_M", bound=RequestSchema)
+
+BENEFIT_CODE_UNIQUE = "benefit_code must be unique within a plan"
+
+
+def check_benefit_codes(codes: list[str]) -> None:
+    """ValueError naming each benefit code that occurs more than once in a plan."""
+    _check_unique(codes, BENEFIT_CODE_UNIQUE)
+
 
 class BenefitCreate(RequestSchema):
-    """One benefit of a new plan (benefit.plan_benefit)."""
+    """One benefit of a plan (benefit.plan_benefit), in a new plan or added to one."""
 
     benefit_code: Code = Field(examples=["IP-ROOM"])
-    benefit_name: str = Field(min_length=1, max_length=255, examples=["Room and board"])
-    benefit_category: str = Field(min_length=1, max_length=50, examples=["inpatient"])
+    benefit_name: BenefitName = Field(examples=["Room and board"])
+    benefit_category: BenefitCategory = Field(examples=["inpatient"])
     coverage_type: CoverageType = "covered"
     limit_type: LimitType | None = None
     limit_amount: NonNegativeMoney | None = None
-    limit_days: int | None = Field(default=None, ge=0)
-    limit_visits: int | None = Field(default=None, ge=0)
+    limit_days: Count | None = None
+    limit_visits: Count | None = None
     coinsurance_percentage: Percentage = Decimal("0.00")
     copay_amount: NonNegativeMoney = Decimal("0.00")
     requires_authorization: bool = False
-    waiting_period_days: int = Field(default=0, ge=0)
+    waiting_period_days: Count = 0
     in_network_covered: bool = True
     out_network_covered: bool = False
 
 
+class BenefitUpdate(RequestSchema):
+    """Benefit fields to change; absent fields stay as they are. The benefit_code names the
+    benefit and is not changed. The benefit the change leaves must pass BenefitCreate: a
+    value create refuses (or null for a field create requires) is refused here too.
+    coverage_type not_covered deactivates the benefit."""
+
+    benefit_name: BenefitName | None = None
+    benefit_category: BenefitCategory | None = None
+    coverage_type: CoverageType | None = None
+    limit_type: LimitType | None = None
+    limit_amount: NonNegativeMoney | None = None
+    limit_days: Count | None = None
+    limit_visits: Count | None = None
+    coinsurance_percentage: Percentage | None = None
+    copay_amount: NonNegativeMoney | None = None
+    requires_authorization: bool | None = None
+    waiting_period_days: Count | None = None
+    in_network_covered: bool | None = None
+    out_network_covered: bool | None = None
+
+
 class ExclusionCreate(RequestSchema):
-    """One exclusion of a new plan (benefit.exclusion)."""
+    """One exclusion of a plan (benefit.exclusion), in a new plan or added to one."""
 
     exclusion_code: Code = Field(examples=["EX-COSMETIC"])
-    exclusion_description: str = Field(min_length=1, max_length=2000)
+    exclusion_description: ExclusionDescription
     exclusion_type: ExclusionType | None = None
-    icd_code: str | None = Field(default=None, max_length=20, examples=["Z41"])
+    icd_code: IcdCode | None = Field(default=None, examples=["Z41"])
     effective_date: date | None = None
     termination_date: date | None = None
 
@@ -82,6 +122,32 @@ class ExclusionCreate(RequestSchema):
     def _period(self) -> Self:
         _check_period(self.effective_date, self.termination_date, "termination_date")
         return self
+
+
+class ExclusionUpdate(RequestSchema):
+    """Exclusion fields to change (it is named by its id, so its code may change too); the
+    exclusion the change leaves must pass ExclusionCreate (its period included)."""
+
+    exclusion_code: Code | None = None
+    exclusion_description: ExclusionDescription | None = None
+    exclusion_type: ExclusionType | None = None
+    icd_code: IcdCode | None = None
+    effective_date: date | None = None
+    termination_date: date | None = None
+
+
+def merged(model: type[_M], stored: Any, changes: Mapping[str, Any]) -> _M:
+    """`model` validated on the stored row's fields with `changes` over them, so that a change
+    is accepted exactly when creating the row it leaves would be. Stored NULLs are left to
+    the model's defaults (they are only read here, never written). Raises ValidationError
+    whose locations are the field names."""
+    values = {
+        name: getattr(stored, name)
+        for name in model.model_fields
+        if getattr(stored, name, None) is not None
+    }
+    values.update(changes)
+    return model.model_validate(values)
 
 
 class _PlanFields(RequestSchema):
@@ -107,9 +173,7 @@ class PlanCreate(_PlanFields):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         _check_period(self.effective_date, self.termination_date, "termination_date")
-        _check_unique(
-            [b.benefit_code for b in self.benefits], "benefit_code must be unique within a plan"
-        )
+        check_benefit_codes([b.benefit_code for b in self.benefits])
         return self
 
 

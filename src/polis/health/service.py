@@ -12,14 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, select, text, update
+from pydantic import ValidationError
+from sqlalchemy import Select, and_, func, literal, null, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.health import schemas
+from polis.health.adjudication import _per_year_limit
 from polis.health.models import (
+    Accumulator,
     Claim,
     ClaimItem,
     Exclusion,
@@ -33,7 +36,15 @@ from polis.health.models import (
 )
 from polis.health.views import active_members_view, claim_summary_view
 from polis.platform.crypto import get_keyring
-from polis.platform.errors import UNIQUE_VIOLATION, BusinessRuleError, Conflict, NotFound, pg_error
+from polis.platform.errors import (
+    UNIQUE_VIOLATION,
+    BusinessRuleError,
+    Conflict,
+    NotFound,
+    field_errors,
+    pg_error,
+)
+from polis.platform.schemas import RequestSchema
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,226 @@ class PlanService:
         _check_period(plan.effective_date, plan.termination_date, "termination_date")
         await session.flush()
         return await self.get(session, plan_code)
+
+    # --- a plan's benefits and exclusions, one at a time (decision 0069) -------------------
+
+    async def _plan(self, session: AsyncSession, plan_code: str) -> Plan:
+        plan = await session.scalar(select(Plan).where(Plan.plan_code == plan_code))
+        if plan is None:
+            raise NotFound(f"Plan {plan_code} does not exist.")
+        return plan
+
+    async def _benefit(self, session: AsyncSession, plan: Plan, benefit_code: str) -> PlanBenefit:
+        """The plan's benefit of that code, locked for the change; NotFound otherwise."""
+        benefit = await session.scalar(
+            select(PlanBenefit)
+            .where(PlanBenefit.plan_id == plan.id, PlanBenefit.benefit_code == benefit_code)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if benefit is None:
+            raise NotFound(f"Plan {plan.plan_code} has no benefit {benefit_code}.")
+        return benefit
+
+    async def _exclusion(
+        self, session: AsyncSession, plan: Plan, exclusion_id: uuid.UUID
+    ) -> Exclusion:
+        """The plan's own exclusion of that id (not one of every plan's); NotFound otherwise."""
+        exclusion = await session.scalar(
+            select(Exclusion)
+            .where(Exclusion.plan_id == plan.id, Exclusion.id == exclusion_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if exclusion is None:
+            raise NotFound(f"Plan {plan.plan_code} has no exclusion {exclusion_id}.")
+        return exclusion
+
+    async def add_benefit(
+        self, session: AsyncSession, plan_code: str, body: schemas.BenefitCreate
+    ) -> PlanBenefit:
+        """Add a benefit to the plan; a code the plan already has is a 422 on benefit_code.
+        Claims adjudicated from now on see it."""
+        plan = await self._plan(session, plan_code)
+        codes = await session.scalars(
+            select(PlanBenefit.benefit_code).where(PlanBenefit.plan_id == plan.id)
+        )
+        try:
+            schemas.check_benefit_codes([*codes, body.benefit_code])
+        except ValueError as exc:
+            raise _code_taken(str(exc)) from None
+        benefit = PlanBenefit(id=uuid.uuid4(), plan_id=plan.id, **body.model_dump())
+        session.add(benefit)
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # the same code added concurrently
+            if pg_error(exc)[0] == UNIQUE_VIOLATION:
+                raise _code_taken(f"{schemas.BENEFIT_CODE_UNIQUE}: {body.benefit_code}") from None
+            raise
+        await _restate_accumulators(session, benefit)
+        return benefit
+
+    async def update_benefit(
+        self, session: AsyncSession, plan_code: str, benefit_code: str, changes: dict[str, Any]
+    ) -> PlanBenefit:
+        """Change a benefit's fields; the benefit it leaves must pass BenefitCreate. Claims
+        already adjudicated keep their amounts; the next claim uses the new values, and the
+        accumulator rows of a changed limit show it (decision 0069)."""
+        plan = await self._plan(session, plan_code)
+        benefit = await self._benefit(session, plan, benefit_code)
+        checked = _merged(schemas.BenefitCreate, benefit, changes)
+        for name in changes:
+            setattr(benefit, name, getattr(checked, name))
+        await session.flush()
+        if changes.keys() & {"limit_type", "limit_amount", "limit_visits"}:
+            await _restate_accumulators(session, benefit)
+        return benefit
+
+    async def benefit_in_use(self, session: AsyncSession, plan: Plan, benefit_code: str) -> bool:
+        """Whether an accumulator row of the plan, or a claim line of a member covered under
+        the plan, names the benefit. The accumulators are asked first (by plan: adjudication
+        creates a row for each of the plan's benefits a claim names), claim lines (a scan by
+        benefit_code) only when none does."""
+        accumulated = select(Accumulator.id).where(
+            Accumulator.plan_id == plan.id, Accumulator.benefit_code == benefit_code
+        )
+        if await session.scalar(select(accumulated.exists())):
+            return True
+        covered = select(MemberCoverage.id).where(
+            MemberCoverage.member_id == Claim.member_id,
+            MemberCoverage.policy_id == Claim.policy_id,
+            MemberCoverage.plan_id == plan.id,
+        )
+        on_policy = select(Policy.id).where(Policy.id == Claim.policy_id, Policy.plan_id == plan.id)
+        claimed = (
+            select(ClaimItem.id)
+            .join(Claim, Claim.id == ClaimItem.claim_id)
+            .where(
+                ClaimItem.benefit_code == benefit_code, or_(covered.exists(), on_policy.exists())
+            )
+        )
+        return bool(await session.scalar(select(claimed.exists())))
+
+    async def delete_benefit(
+        self, session: AsyncSession, plan_code: str, benefit_code: str
+    ) -> None:
+        """Remove a benefit no claim has used; one in use is a 409 benefit-in-use (deactivate
+        it instead: coverage_type not_covered)."""
+        plan = await self._plan(session, plan_code)
+        benefit = await self._benefit(session, plan, benefit_code)
+        if await self.benefit_in_use(session, plan, benefit_code):
+            raise Conflict(
+                f"Benefit {benefit_code} of plan {plan_code} is used by claims or accumulators"
+                " and cannot be removed; deactivate it instead (coverage_type not_covered).",
+                type_="benefit-in-use",
+            )
+        await session.delete(benefit)
+        await session.flush()
+
+    async def add_exclusion(
+        self, session: AsyncSession, plan_code: str, body: schemas.ExclusionCreate
+    ) -> Exclusion:
+        """Add an exclusion to the plan; claims adjudicated from now on apply it."""
+        plan = await self._plan(session, plan_code)
+        exclusion = Exclusion(id=uuid.uuid4(), plan_id=plan.id, **body.model_dump())
+        session.add(exclusion)
+        await session.flush()
+        return exclusion
+
+    async def update_exclusion(
+        self,
+        session: AsyncSession,
+        plan_code: str,
+        exclusion_id: uuid.UUID,
+        changes: dict[str, Any],
+    ) -> Exclusion:
+        """Change an exclusion's fields; the exclusion it leaves must pass ExclusionCreate."""
+        plan = await self._plan(session, plan_code)
+        exclusion = await self._exclusion(session, plan, exclusion_id)
+        checked = _merged(schemas.ExclusionCreate, exclusion, changes)
+        for name in changes:
+            setattr(exclusion, name, getattr(checked, name))
+        await session.flush()
+        return exclusion
+
+    async def delete_exclusion(
+        self, session: AsyncSession, plan_code: str, exclusion_id: uuid.UUID
+    ) -> None:
+        """Remove an exclusion of the plan (claims already adjudicated are not revisited)."""
+        plan = await self._plan(session, plan_code)
+        await session.delete(await self._exclusion(session, plan, exclusion_id))
+        await session.flush()
+
+
+_M = TypeVar("_M", bound=RequestSchema)
+
+
+class InvalidFields(BusinessRuleError):
+    """Values a service refuses field by field, answered like a request validation error."""
+
+    type_ = "validation-error"
+    title = "Invalid Request"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        noun = "field is" if len(errors) == 1 else "fields are"
+        super().__init__(f"{len(errors)} {noun} invalid.", extra={"errors": errors})
+
+
+def _code_taken(message: str) -> InvalidFields:
+    return InvalidFields(
+        [{"field": "body.benefit_code", "message": message, "type": "benefit_code_taken"}]
+    )
+
+
+def _merged(model: type[_M], stored: Any, changes: dict[str, Any]) -> _M:
+    """schemas.merged, its refusal as InvalidFields naming the body's fields."""
+    try:
+        return schemas.merged(model, stored, changes)
+    except ValidationError as exc:
+        errors = field_errors(exc.errors())
+        for err in errors:
+            if err["field"] in changes and changes[err["field"]] is None:
+                err.update(message=f"{err['field']} cannot be null", type="null_not_allowed")
+            err["field"] = f"body.{err['field']}" if err["field"] else "body"
+        raise InvalidFields(errors) from None
+
+
+async def _restate_accumulators(session: AsyncSession, benefit: PlanBenefit) -> None:
+    """Give the benefit's accumulator rows (every member and year) its limit as adjudication
+    creates them (per-year amount, visits) and the remaining it leaves; the used amounts and
+    visits that claims moved are kept. Rows are locked in adjudication's order (member)."""
+    limit = _per_year_limit(benefit)
+    visits = benefit.limit_visits
+    where = (
+        Accumulator.plan_id == benefit.plan_id,
+        Accumulator.benefit_code == benefit.benefit_code,
+        or_(
+            Accumulator.limit_amount.is_distinct_from(limit),
+            Accumulator.visit_limit.is_distinct_from(visits),
+        ),
+    )
+    ids = list(
+        await session.scalars(
+            select(Accumulator.id)
+            .where(*where)
+            .order_by(Accumulator.member_id, Accumulator.year)
+            .with_for_update()
+        )
+    )
+    if not ids:
+        return
+    await session.execute(
+        update(Accumulator)
+        .where(Accumulator.id.in_(ids))
+        .values(
+            limit_amount=limit,
+            remaining_amount=null() if limit is None else literal(limit) - Accumulator.used_amount,
+            visit_limit=visits,
+            remaining_visits=null() if visits is None else visits - Accumulator.visit_count,
+            last_updated=func.now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 class ProviderService:

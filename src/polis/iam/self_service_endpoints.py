@@ -10,14 +10,28 @@ person's id answers 404, exactly like an id that does not exist.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    File,
+    Form,
+    Header,
+    Path,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+    status,
+)
 from pydantic import create_model
 from sqlalchemy import select
 
-from polis.db.session import DBSession
+from polis.config import Settings
+from polis.db.session import Database, DBSession
 from polis.documents.checks import content_disposition
+from polis.documents.storage import DocumentStore
 from polis.health import document_endpoints as health_documents
 from polis.health import document_schemas as health_document_schemas
 from polis.health import eob as eob_service
@@ -29,17 +43,20 @@ from polis.health.service import ClaimFilter
 from polis.health.service import claim as claim_service
 from polis.health.service import member as member_service
 from polis.iam.self_service import SelfService, as_application, own_customer, own_member
+from polis.motor import claim_documents as motor_claim_documents
 from polis.motor import claims as motor_claims
 from polis.motor import documents as motor_documents
 from polis.motor import payments as motor_payments
 from polis.motor import policies as motor_policies
 from polis.motor import schemas as motor_schemas
+from polis.motor.claim_document_schemas import ClaimDocumentOut, DocumentType
 from polis.motor.claim_endpoints import claim_out
 from polis.motor.claim_schemas import Claim as MotorClaimSchema
 from polis.motor.customers import customers as customer_service
 from polis.motor.document_schemas import PolicyDocumentList
 from polis.motor.models import MotorPayment, MotorPolicy
 from polis.motor.payment_schemas import Payment as MotorPaymentSchema
+from polis.motor.payment_schemas import PromptPayQR
 from polis.motor.policy_endpoints import policy_out, with_payments
 from polis.motor.policy_schemas import Policy as MotorPolicySchema
 from polis.motor.policy_schemas import PolicyWithPayments
@@ -55,11 +72,13 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {403: _PROBLEM, 404: _PROBLEM}
 MemberSelf = Annotated[SelfService, own_member("health.members:read_own")]
 MemberClaims = Annotated[SelfService, own_member("health.claims:read_own")]
 MemberDocuments = Annotated[SelfService, own_member("documents:read_own")]
+MemberUploads = Annotated[SelfService, own_member("documents:write_own")]
 CustomerSelf = Annotated[SelfService, own_customer("motor.customers:read_own")]
 CustomerPolicies = Annotated[SelfService, own_customer("motor.policies:read_own")]
 CustomerPayments = Annotated[SelfService, own_customer("motor.payments:read_own")]
 CustomerClaims = Annotated[SelfService, own_customer("motor.claims:read_own")]
 CustomerDocuments = Annotated[SelfService, own_customer("documents:read_own")]
+CustomerUploads = Annotated[SelfService, own_customer("documents:write_own")]
 
 PolicyNumber = Annotated[str, Path(min_length=1, max_length=50)]
 
@@ -174,6 +193,42 @@ async def my_health_claim_documents(
 ) -> list[health_document_schemas.ClaimDocument]:
     """The documents of one of your claims, oldest upload first."""
     return await health_documents.list_claim_documents(claim_id, me.principal, session)
+
+
+@router.post(
+    "/health/claims/{claim_id}/documents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=health_document_schemas.ClaimDocument,
+    responses={**_REFUSALS, 422: _INVALID},
+)
+async def upload_my_health_claim_document(
+    claim_id: uuid.UUID,
+    request: Request,
+    me: MemberUploads,
+    session: DBSession,
+    document_type: Annotated[
+        health_document_schemas.DocumentType, Form(description="The kind of document")
+    ],
+    file: Annotated[UploadFile, File(description="PDF, JPEG, PNG or TIFF")],
+) -> health_document_schemas.ClaimDocument:
+    """Attach a file to one of your claims (multipart/form-data: `document_type`, `file`),
+    with the checks of POST /health/claims/{id}/documents. Another member's claim is a 404;
+    a refused file writes nothing."""
+    settings: Settings = request.app.state.settings
+    await claim_service.get(session, claim_id)  # under RLS: 404 unless it is yours
+    data = await file.read(settings.document_max_bytes + 1)
+    async with as_application(session, me):
+        row = await health_documents.attach_claim_document(
+            session,
+            settings,
+            claim_id,
+            data,
+            file_name=file.filename,
+            declared_type=file.content_type,
+            document_type=document_type,
+            user_id=me.principal.user_id,
+        )
+    return health_documents.document_out(row)
 
 
 @router.get(
@@ -319,3 +374,77 @@ async def my_motor_claim(claim_id: uuid.UUID, me: CustomerClaims, session: DBSes
 
 def _own_claim(claim: Any, policy: Any) -> dict[str, Any]:
     return claim_out(claim, policy).model_dump(exclude=set(_STAFF_ONLY))
+
+
+async def _own_premium(session: DBSession, payment_id: uuid.UUID) -> MotorPayment:
+    payment, number = await motor_payments.get_payment(session, payment_id)  # under RLS
+    if number is None:
+        raise motor_payments.PaymentConflict(f"Payment {payment_id} is not a premium payment.")
+    return payment
+
+
+@router.get(
+    "/motor/payments/{payment_id}/promptpay",
+    response_model=PromptPayQR,
+    responses={200: {"content": {"image/png": {}}}, **_REFUSALS, 409: _PROBLEM},
+)
+async def my_promptpay(
+    payment_id: uuid.UUID,
+    me: CustomerPayments,
+    session: DBSession,
+    format: Literal["json", "png"] = "json",
+) -> Any:
+    """The PromptPay QR of one of your premiums due, to pay it from any Thai banking app:
+    {payload, amount, reference}, or the image with `?format=png`. 409 when it is not due."""
+    await _own_premium(session, payment_id)
+    # The biller id is configuration the self-service role does not read.
+    async with as_application(session, me):
+        qr = await motor_payments.promptpay_qr(session, payment_id)
+    if format == "png":
+        return Response(motor_payments.qr_png(qr), media_type="image/png")
+    return qr
+
+
+@router.post(
+    "/motor/claims/{claim_id}/documents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClaimDocumentOut,
+    responses={**_REFUSALS, 409: _PROBLEM, 422: _INVALID},
+)
+async def upload_my_motor_claim_document(
+    claim_id: uuid.UUID,
+    request: Request,
+    background: BackgroundTasks,
+    me: CustomerUploads,
+    session: DBSession,
+    file: Annotated[UploadFile, File(description="The file (PDF, JPEG, PNG, TIFF; videos)")],
+    document_type: Annotated[DocumentType, Form(description="The kind of document")],
+    description: Annotated[str | None, Form(max_length=2000)] = None,
+) -> ClaimDocumentOut:
+    """Send a photo or document for one of your claims (multipart/form-data), with the checks
+    of POST /motor/claims/{id}/documents; its text is read afterwards. Another customer's
+    claim is a 404, a CLOSED claim a 409."""
+    settings: Settings = request.app.state.settings
+    claim, _policy = await motor_claims.claim_with_policy(session, claim_id)  # under RLS
+    store = DocumentStore.from_settings(settings)
+    async with as_application(session, me):
+        limit = await motor_claim_documents.max_bytes_for(session, settings, document_type)
+        data = await file.read(limit + 1)
+        row = await motor_claim_documents.upload(
+            session,
+            store,
+            claim.id,
+            data,
+            file_name=file.filename,
+            declared_type=file.content_type,
+            max_bytes=limit,
+            document_type=document_type,
+            document_category=None,
+            description=description,
+            is_sensitive=None,
+            is_required=False,
+            user_id=me.principal.user_id,
+        )
+    database: Database = request.app.state.db
+    background.add_task(motor_claim_documents.ocr_after_upload, database, store, row.id)
+    return motor_claim_documents.document_out(row, sensitive_allowed=True)

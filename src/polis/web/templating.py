@@ -77,6 +77,10 @@ NAV: tuple[NavItem, ...] = (
 
 # Flash messages: a short key in a cookie, its words here (translated when shown).
 FLASHES = {
+    # My account (pages.account)
+    "session_ended": "The session has been ended.",
+    "other_sessions_ended": "Your other sessions have been ended.",
+    "two_factor_off": "The authenticator app is off: sign-ins ask only for your password.",
     "signed_out": "You have signed out.",
     "password_changed": "Your password has been changed.",
     "decision_saved": "The decision has been saved.",
@@ -103,6 +107,14 @@ FLASHES = {
     "customer_created": "The customer has been registered.",
     "customer_saved": "The customer's details have been saved.",
     "vehicle_registered": "The vehicle has been registered.",
+    # Motor claim moves, settlement payments and policy cancellation ("claim_closed" above
+    # serves the motor claim too)
+    "claim_assigned": "The claim has been assigned.",
+    "claim_investigating": "The investigation has been opened.",
+    "claim_rejected": "The claim has been rejected.",
+    "settlement_paid": "The settlement has been recorded as paid.",
+    "settlement_cancelled": "The settlement has been cancelled.",
+    "policy_cancelled": "The policy has been cancelled.",
 }
 
 

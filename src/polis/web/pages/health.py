@@ -5,11 +5,12 @@ the same services (polis.health.*)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
@@ -42,14 +43,22 @@ from polis.health.authorizations import today_jakarta
 from polis.health.document_endpoints import attach_claim_document
 from polis.health.models import Claim, ClaimDocument, Eob, Plan
 from polis.health.payment_endpoints import _PAYMENTS_NEWEST_FIRST
-from polis.health.schemas import PlanCreate, PlanUpdate
-from polis.health.service import ClaimFilter
+from polis.health.schemas import (
+    BenefitCreate,
+    BenefitUpdate,
+    ExclusionCreate,
+    ExclusionUpdate,
+    PlanCreate,
+    PlanUpdate,
+)
+from polis.health.service import ClaimFilter, InvalidFields
 from polis.health.service import claim as claim_service
 from polis.health.service import member as member_service
 from polis.health.service import plan as plan_service
 from polis.iam.auth import Principal
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound
 from polis.platform.pagination import Keyset, PageParams, paginate
+from polis.platform.schemas import RequestSchema
 from polis.web import i18n
 from polis.web.forms import field_messages, text
 from polis.web.routing import WebRoute, redirect
@@ -576,10 +585,11 @@ def _plain_number(value: str) -> str:
     return value.replace(",", "").replace(" ", "")
 
 
-def _validation_messages(exc: ValidationError, known: set[str]) -> dict[str, str]:
-    """{form field: message} of a request schema's refusal. A field's path `benefits.0.x`
-    becomes the form name `benefits-0-x`; a whole-model refusal names the field its message
-    starts with (`termination_date must not be before ...`), else `form`."""
+def _validation_messages(exc: ValidationError | InvalidFields, known: set[str]) -> dict[str, str]:
+    """{form field: message} of a request schema's refusal, or of a service's refusal field
+    by field (`body.x`). A field's path `benefits.0.x` becomes the form name `benefits-0-x`;
+    a whole-model refusal names the field its message starts with (`termination_date must
+    not be before ...`), else `form`."""
     words_of = {
         "missing": _("Required."),
         "string_too_short": _("Required."),
@@ -596,11 +606,27 @@ def _validation_messages(exc: ValidationError, known: set[str]) -> dict[str, str
         "less_than_equal": _("Too large."),
         "decimal_max_places": _("At most two decimals."),
         "decimal_max_digits": _("Too large."),
+        "money_type": _("Enter a number, e.g. 1500000."),
+        "money_parsing": _("Enter a number, e.g. 1500000."),
+        "money_finite": _("Enter a number, e.g. 1500000."),
+        "money_places": _("At most two decimals."),
+        "null_not_allowed": _("Required."),
+        "benefit_code_taken": _("This plan already has a benefit with this code."),
     }
+    if isinstance(exc, ValidationError):
+        raw_errors: list[Any] = list(exc.errors())
+    else:  # field "body.x" (or "body": the whole row) as a validation error's loc ("x",)
+        raw_errors = [
+            {"loc": tuple(e["field"].split(".")[1:]), "type": e["type"], "msg": e["message"]}
+            for e in exc.extra.get("errors", [])
+        ]
     found: dict[str, str] = {}
-    for err in exc.errors():
+    for err in raw_errors:
         loc = [str(p) for p in err.get("loc", ())]
         message = words_of.get(str(err.get("type")))
+        if err.get("type") == "money_range":
+            below = str((err.get("ctx") or {}).get("bound")) == "0"
+            message = _("Must not be negative.") if below else _("Too large.")
         if not loc or (loc[-1] not in known and "-".join(loc) not in known):
             raw = str(err.get("msg", "")).removeprefix("Value error, ")
             if "termination_date" in raw:
@@ -643,6 +669,35 @@ def _rows_count(form: Any, prefix: str, field: str, least: int) -> int:
     return count
 
 
+def _line(
+    form: Any,
+    prefix: str,
+    fields: Sequence[str],
+    flags: Sequence[str],
+    limit: int,
+    *,
+    whole: type[RequestSchema] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """One benefit or exclusion of a form: its request body and its values as typed (form
+    names). A blank field is left out (its default applies, as in POST); with `whole` (a
+    PATCH of every field the form shows) it is sent as that create schema's default, or ''
+    where the field is required (refused as missing)."""
+    body: dict[str, Any] = {}
+    values: dict[str, str] = {}
+    for f in fields:
+        value = values[prefix + f] = text(form, prefix + f, limit)
+        if value:
+            body[f] = _plain_number(value) if f in _BENEFIT_NUMBERS else value
+        elif whole is not None:
+            info = whole.model_fields[f]
+            body[f] = "" if info.is_required() else info.default
+    for f in flags:
+        on = form.get(prefix + f) == "on"
+        values[prefix + f] = "on" if on else ""
+        body[f] = on
+    return body, values
+
+
 def _plan_body(form: Any, *, with_lines: bool) -> tuple[dict[str, Any], dict[str, str]]:
     """The request body of POST (with_lines) or PATCH /health/plans from the form, and the
     form's values as typed (to show again). Blank benefit / exclusion rows are left out."""
@@ -661,27 +716,17 @@ def _plan_body(form: Any, *, with_lines: bool) -> tuple[dict[str, Any], dict[str
     benefits: list[tuple[int, dict[str, Any]]] = []
     rows = _rows_count(form, "benefits", "benefit_code", BENEFIT_ROWS)
     for i in range(rows):
-        row = {f: text(form, f"benefits-{i}-{f}", 300) for f in BENEFIT_TEXT}
-        flags = {f: form.get(f"benefits-{i}-{f}") == "on" for f in BENEFIT_FLAGS}
-        for f, v in row.items():
-            values[f"benefits-{i}-{f}"] = v
-        for f, on in flags.items():
-            values[f"benefits-{i}-{f}"] = "on" if on else ""
-        if not (row["benefit_code"] or row["benefit_name"] or row["benefit_category"]):
-            continue
-        item: dict[str, Any] = {
-            f: (_plain_number(v) if f in _BENEFIT_NUMBERS else v) for f, v in row.items() if v
-        }
-        item.update(flags)
-        benefits.append((i, item))
+        item, typed = _line(form, f"benefits-{i}-", BENEFIT_TEXT, BENEFIT_FLAGS, 300)
+        values.update(typed)
+        if item.keys() & {"benefit_code", "benefit_name", "benefit_category"}:
+            benefits.append((i, item))
     exclusions: list[tuple[int, dict[str, Any]]] = []
     rows_x = _rows_count(form, "exclusions", "exclusion_code", EXCLUSION_ROWS)
     for i in range(rows_x):
-        row = {f: text(form, f"exclusions-{i}-{f}", 2000) for f in EXCLUSION_FIELDS}
-        for f, v in row.items():
-            values[f"exclusions-{i}-{f}"] = v
-        if row["exclusion_code"] or row["exclusion_description"]:
-            exclusions.append((i, {f: v for f, v in row.items() if v}))
+        item, typed = _line(form, f"exclusions-{i}-", EXCLUSION_FIELDS, (), 2000)
+        values.update(typed)
+        if item.keys() & {"exclusion_code", "exclusion_description"}:
+            exclusions.append((i, item))
     body["benefits"] = benefits
     body["exclusions"] = exclusions
     values["benefit_rows"] = str(rows)
@@ -802,20 +847,35 @@ async def plan_create(request: Request, session: DBSession, principal: ConfigWri
     return render(request, "health/plan_form.html", context, status_code=422)
 
 
-@router.get("/plans/{plan_code}")
-async def plan_page(
-    plan_code: str, request: Request, session: DBSession, principal: PlansRead
+async def _plan_page(
+    request: Request,
+    session: DBSession,
+    principal: Principal,
+    plan_code: str,
+    *,
+    refusals: dict[str, str] | None = None,
+    status_code: int = 200,
 ) -> Response:
-    """A plan with its benefits and exclusions (GET /health/plans/{code})."""
-    view = await plan_service.get(session, plan_code[:50])
+    view = await plan_service.get(session, plan_code)
     context = {
         "plan": view.plan,
         "benefits": view.benefits,
         "exclusions": view.exclusions,
         "can_write": principal.can("health.config:write"),
         "plan_words": _plan_words(),
+        "refusals": refusals or {},
+        "refusal": next(iter((refusals or {}).values()), None),
     }
-    return render(request, "health/plan.html", context)
+    return render(request, "health/plan.html", context, status_code=status_code)
+
+
+@router.get("/plans/{plan_code}")
+async def plan_page(
+    plan_code: str, request: Request, session: DBSession, principal: PlansRead
+) -> Response:
+    """A plan with its benefits and exclusions (GET /health/plans/{code}); with
+    health.config:write, links to change, remove and add them."""
+    return await _plan_page(request, session, principal, plan_code[:50])
 
 
 @router.get("/plans/{plan_code}/edit")
@@ -860,6 +920,338 @@ async def plan_update(
             return response
     context = _plan_form_context(values, errors, plan_code=code)
     return render(request, "health/plan_form.html", context, status_code=422)
+
+
+# A plan's benefits and exclusions one at a time (POST, PATCH, DELETE
+# /health/plans/{code}/benefits/{benefit_code} and /exclusions/{id}; decision 0069).
+
+BENEFIT_FIELDS = (*BENEFIT_TEXT, *BENEFIT_FLAGS)
+_CHANGED_BENEFIT_TEXT = BENEFIT_TEXT[1:]  # not benefit_code: it names the benefit
+
+
+def _stored_values(row: Any, fields: Sequence[str], flags: Sequence[str] = ()) -> dict[str, str]:
+    values = {f: "" if getattr(row, f) is None else str(getattr(row, f)) for f in fields}
+    values.update({f: "on" if getattr(row, f) else "" for f in flags})
+    return values
+
+
+def _exclusion_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("No such exclusion.") from None
+
+
+def _line_page(
+    request: Request,
+    plan: Plan,
+    *,
+    kind: str,
+    action: str,
+    values: dict[str, str],
+    errors: dict[str, str],
+    benefit_code: str | None = None,
+    adding: bool,
+) -> Response:
+    headings = {
+        ("benefit", True): (_("Add a benefit"), _("Add the benefit")),
+        ("benefit", False): (_("Change the benefit"), _("Save the benefit")),
+        ("exclusion", True): (_("Add an exclusion"), _("Add the exclusion")),
+        ("exclusion", False): (_("Change the exclusion"), _("Save the exclusion")),
+    }
+    heading, submit = headings[(kind, adding)]
+    context = {
+        **_plan_form_context(values, errors, plan_code=plan.plan_code),
+        "plan": plan,
+        "kind": kind,
+        "adding": adding,
+        "action": action,
+        "heading": heading,
+        "submit": submit,
+        "benefit_code": benefit_code,
+    }
+    status_code = 422 if errors else 200
+    return render(request, "health/plan_line_form.html", context, status_code=status_code)
+
+
+def _plan_path(plan: Plan, rest: str = "") -> str:
+    return f"/web/health/plans/{quote(plan.plan_code, safe='')}{rest}"
+
+
+async def _save_line(
+    request: Request, session: DBSession, plan: Plan, change: Callable[[], Awaitable[object]]
+) -> Response | dict[str, str]:
+    """Run a service change in a savepoint: the plan page with a flash, or the refusals by
+    form field (nothing written)."""
+    try:
+        async with session.begin_nested():
+            await change()
+    except InvalidFields as exc:
+        return _validation_messages(exc, set(BENEFIT_FIELDS) | set(EXCLUSION_FIELDS))
+    response = redirect(request, _plan_path(plan))
+    flash(response, request, "plan_saved")
+    return response
+
+
+@router.get("/plans/{plan_code}/benefits/new")
+async def benefit_new(
+    plan_code: str, request: Request, session: DBSession, principal: ConfigWrite
+) -> Response:
+    """The form adding a benefit to a plan (POST /health/plans/{code}/benefits)."""
+    plan = (await plan_service.get(session, plan_code[:50])).plan
+    values = {"coverage_type": "covered", "in_network_covered": "on"}
+    action = _plan_path(plan, "/benefits")
+    return _line_page(
+        request, plan, kind="benefit", action=action, values=values, errors={}, adding=True
+    )
+
+
+@router.post("/plans/{plan_code}/benefits", dependencies=[CsrfChecked])
+async def benefit_add(
+    plan_code: str, request: Request, session: DBSession, principal: ConfigWrite
+) -> Response:
+    """Add a benefit as POST /health/plans/{code}/benefits does (BenefitCreate); refusals
+    next to their field, nothing written."""
+    plan = (await plan_service.get(session, plan_code[:50])).plan
+    body, values = _line(await request.form(), "", BENEFIT_TEXT, BENEFIT_FLAGS, 300)
+    errors: dict[str, str]
+    try:
+        parsed = BenefitCreate.model_validate(body)
+    except ValidationError as exc:
+        errors = _validation_messages(exc, set(BENEFIT_FIELDS))
+    else:
+        saved = await _save_line(
+            request,
+            session,
+            plan,
+            lambda: plan_service.add_benefit(session, plan.plan_code, parsed),
+        )
+        if isinstance(saved, Response):
+            return saved
+        errors = saved
+    action = _plan_path(plan, "/benefits")
+    return _line_page(
+        request, plan, kind="benefit", action=action, values=values, errors=errors, adding=True
+    )
+
+
+@router.get("/plans/{plan_code}/benefits/{benefit_code}/edit")
+async def benefit_edit(
+    plan_code: str,
+    benefit_code: str,
+    request: Request,
+    session: DBSession,
+    principal: ConfigWrite,
+) -> Response:
+    """The form changing a benefit (PATCH /health/plans/{code}/benefits/{benefit_code})."""
+    view = await plan_service.get(session, plan_code[:50])
+    benefit = next((b for b in view.benefits if b.benefit_code == benefit_code), None)
+    if benefit is None:
+        raise NotFound(f"Plan {view.plan.plan_code} has no benefit {benefit_code}.")
+    values = _stored_values(benefit, _CHANGED_BENEFIT_TEXT, BENEFIT_FLAGS)
+    action = _plan_path(view.plan, f"/benefits/{quote(benefit_code, safe='')}/edit")
+    return _line_page(
+        request,
+        view.plan,
+        kind="benefit",
+        action=action,
+        values=values,
+        errors={},
+        benefit_code=benefit.benefit_code,
+        adding=False,
+    )
+
+
+@router.post("/plans/{plan_code}/benefits/{benefit_code}/edit", dependencies=[CsrfChecked])
+async def benefit_update(
+    plan_code: str,
+    benefit_code: str,
+    request: Request,
+    session: DBSession,
+    principal: ConfigWrite,
+) -> Response:
+    """Save every field of the form as PATCH /health/plans/{code}/benefits/{benefit_code}
+    (a cleared optional field is emptied; a cleared field with a default takes it)."""
+    plan = (await plan_service.get(session, plan_code[:50])).plan
+    code = benefit_code[:50]
+    body, values = _line(
+        await request.form(),
+        "",
+        _CHANGED_BENEFIT_TEXT,
+        BENEFIT_FLAGS,
+        300,
+        whole=BenefitCreate,
+    )
+    errors: dict[str, str]
+    try:
+        parsed = BenefitUpdate.model_validate(body)
+    except ValidationError as exc:
+        errors = _validation_messages(exc, set(BENEFIT_FIELDS))
+    else:
+        changes = parsed.model_dump(exclude_unset=True)
+        saved = await _save_line(
+            request,
+            session,
+            plan,
+            lambda: plan_service.update_benefit(session, plan.plan_code, code, changes),
+        )
+        if isinstance(saved, Response):
+            return saved
+        errors = saved
+    action = _plan_path(plan, f"/benefits/{quote(code, safe='')}/edit")
+    return _line_page(
+        request,
+        plan,
+        kind="benefit",
+        action=action,
+        values=values,
+        errors=errors,
+        benefit_code=code,
+        adding=False,
+    )
+
+
+@router.post("/plans/{plan_code}/benefits/{benefit_code}/delete", dependencies=[CsrfChecked])
+async def benefit_delete(
+    plan_code: str,
+    benefit_code: str,
+    request: Request,
+    session: DBSession,
+    principal: ConfigWrite,
+) -> Response:
+    """Remove a benefit as DELETE /health/plans/{code}/benefits/{benefit_code} does; one
+    that claims have used stays, and the plan page (409) says to deactivate it instead."""
+    plan = (await plan_service.get(session, plan_code[:50])).plan
+    code = benefit_code[:50]
+    try:
+        async with session.begin_nested():
+            await plan_service.delete_benefit(session, plan.plan_code, code)
+    except Conflict as exc:
+        if exc.type_ != "benefit-in-use":
+            raise
+        message = _(
+            "Benefit %(code)s has been used by claims, so it cannot be removed. Deactivate it"
+            " instead: change its coverage to “Not covered”."
+        ) % {"code": code}
+        refusals = {f"benefit-{code}": message}
+        return await _plan_page(
+            request, session, principal, plan.plan_code, refusals=refusals, status_code=409
+        )
+    response = redirect(request, _plan_path(plan))
+    flash(response, request, "plan_saved")
+    return response
+
+
+@router.get("/plans/{plan_code}/exclusions/new")
+async def exclusion_new(
+    plan_code: str, request: Request, session: DBSession, principal: ConfigWrite
+) -> Response:
+    """The form adding an exclusion to a plan (POST /health/plans/{code}/exclusions)."""
+    plan = (await plan_service.get(session, plan_code[:50])).plan
+    action = _plan_path(plan, "/exclusions")
+    return _line_page(
+        request, plan, kind="exclusion", action=action, values={}, errors={}, adding=True
+    )
+
+
+@router.post("/plans/{plan_code}/exclusions", dependencies=[CsrfChecked])
+async def exclusion_add(
+    plan_code: str, request: Request, session: DBSession, principal: ConfigWrite
+) -> Response:
+    """Add an exclusion as POST /health/plans/{code}/exclusions does (ExclusionCreate)."""
+    plan = (await plan_service.get(session, plan_code[:50])).plan
+    body, values = _line(await request.form(), "", EXCLUSION_FIELDS, (), 2000)
+    errors: dict[str, str]
+    try:
+        parsed = ExclusionCreate.model_validate(body)
+    except ValidationError as exc:
+        errors = _validation_messages(exc, set(EXCLUSION_FIELDS))
+    else:
+        saved = await _save_line(
+            request,
+            session,
+            plan,
+            lambda: plan_service.add_exclusion(session, plan.plan_code, parsed),
+        )
+        if isinstance(saved, Response):
+            return saved
+        errors = saved
+    action = _plan_path(plan, "/exclusions")
+    return _line_page(
+        request, plan, kind="exclusion", action=action, values=values, errors=errors, adding=True
+    )
+
+
+@router.get("/plans/{plan_code}/exclusions/{exclusion_id}/edit")
+async def exclusion_edit(
+    plan_code: str,
+    exclusion_id: str,
+    request: Request,
+    session: DBSession,
+    principal: ConfigWrite,
+) -> Response:
+    """The form changing an exclusion (PATCH /health/plans/{code}/exclusions/{id})."""
+    view = await plan_service.get(session, plan_code[:50])
+    wanted = _exclusion_id(exclusion_id)
+    exclusion = next((e for e in view.exclusions if e.id == wanted), None)
+    if exclusion is None:
+        raise NotFound(f"Plan {view.plan.plan_code} has no exclusion {wanted}.")
+    action = _plan_path(view.plan, f"/exclusions/{wanted}/edit")
+    values = _stored_values(exclusion, EXCLUSION_FIELDS)
+    return _line_page(
+        request, view.plan, kind="exclusion", action=action, values=values, errors={}, adding=False
+    )
+
+
+@router.post("/plans/{plan_code}/exclusions/{exclusion_id}/edit", dependencies=[CsrfChecked])
+async def exclusion_update(
+    plan_code: str,
+    exclusion_id: str,
+    request: Request,
+    session: DBSession,
+    principal: ConfigWrite,
+) -> Response:
+    """Save every field of the form as PATCH /health/plans/{code}/exclusions/{id}."""
+    plan = (await plan_service.get(session, plan_code[:50])).plan
+    wanted = _exclusion_id(exclusion_id)
+    form = await request.form()
+    body, values = _line(form, "", EXCLUSION_FIELDS, (), 2000, whole=ExclusionCreate)
+    errors: dict[str, str]
+    try:
+        parsed = ExclusionUpdate.model_validate(body)
+    except ValidationError as exc:
+        errors = _validation_messages(exc, set(EXCLUSION_FIELDS))
+    else:
+        changes = parsed.model_dump(exclude_unset=True)
+        saved = await _save_line(
+            request,
+            session,
+            plan,
+            lambda: plan_service.update_exclusion(session, plan.plan_code, wanted, changes),
+        )
+        if isinstance(saved, Response):
+            return saved
+        errors = saved
+    action = _plan_path(plan, f"/exclusions/{wanted}/edit")
+    return _line_page(
+        request, plan, kind="exclusion", action=action, values=values, errors=errors, adding=False
+    )
+
+
+@router.post("/plans/{plan_code}/exclusions/{exclusion_id}/delete", dependencies=[CsrfChecked])
+async def exclusion_delete(
+    plan_code: str,
+    exclusion_id: str,
+    request: Request,
+    session: DBSession,
+    principal: ConfigWrite,
+) -> Response:
+    """Remove an exclusion as DELETE /health/plans/{code}/exclusions/{id} does."""
+    plan = (await plan_service.get(session, plan_code[:50])).plan
+    await plan_service.delete_exclusion(session, plan.plan_code, _exclusion_id(exclusion_id))
+    response = redirect(request, _plan_path(plan))
+    flash(response, request, "plan_saved")
+    return response
 
 
 # --- claim actions (the lifecycle routes and the document upload) --------------------------

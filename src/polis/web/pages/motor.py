@@ -1,7 +1,8 @@
 """Motor back office pages: customers (search, registration, changes under the version read),
 vehicles (registration, DLT checks), the quote -> bind -> pay wizard with the PromptPay QR,
-policies (documents, payments, receipts, renewals) and claims (board by status, first notice
-of loss, assessment, approval, settlement).
+policies (documents, payments, receipts, renewals, cancellation with its short-rate refund) and
+claims (board by status, first notice of loss, assignment, investigation, rejection,
+assessment, approval, settlement paid or cancelled, closure).
 
 Each page needs the permission of the matching API route and calls the same services
 (polis.motor.*); refusals of the services are shown next to their form field.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar, get_args
 from zoneinfo import ZoneInfo
@@ -24,13 +25,16 @@ from sqlalchemy import func, or_, select
 from polis.db.session import DBSession
 from polis.documents.checks import content_disposition
 from polis.iam.auth import Principal
+from polis.iam.models import User
 from polis.motor import (
     claim_assessments,
+    claim_rules,
     claim_settlements,
     claims,
     documents,
     payments,
     policies,
+    policy_rules,
     quotes,
     receipts,
     renewals,
@@ -41,17 +45,21 @@ from polis.motor import schemas as motor_schemas
 # The API's own response builders and orderings, so that a page shows what the API answers.
 from polis.motor.claim_assessment_schemas import ApprovalCreate, AssessmentCreate
 from polis.motor.claim_endpoints import claim_out
-from polis.motor.claim_schemas import ClaimCreate
-from polis.motor.claim_settlement_schemas import SettlementCreate
+from polis.motor.claim_schemas import Assignment, ClaimCreate, Closure, Investigation, Rejection
+from polis.motor.claim_settlement_schemas import (
+    SettlementCancel,
+    SettlementCreate,
+    SettlementPaid,
+)
 from polis.motor.customer_endpoints import _CUSTOMERS_NEWEST_FIRST, _client_ip
 from polis.motor.customers import CustomerFilter, StaleVersion
 from polis.motor.customers import customers as customer_service
 from polis.motor.dlt import dlt_client, verifications
 from polis.motor.dlt_endpoints import _NEWEST_FIRST as _VERIFICATIONS_NEWEST_FIRST
-from polis.motor.models import Customer, MotorClaim
+from polis.motor.models import Customer, MotorClaim, MotorPolicy
 from polis.motor.payment_schemas import PaymentConfirm
 from polis.motor.policy_endpoints import policy_out
-from polis.motor.policy_schemas import PolicyBind
+from polis.motor.policy_schemas import PolicyBind, PolicyCancel
 from polis.motor.rating_schemas import QuoteCreate, quote_out
 from polis.motor.renewal_endpoints import renewal_out
 from polis.motor.vehicle_endpoints import _VEHICLES_NEWEST_FIRST
@@ -78,6 +86,7 @@ VehiclesWrite = Annotated[Principal, Depends(require_page("motor.vehicles:write"
 QuotesWrite = Annotated[Principal, Depends(require_page("motor.quotes:write"))]
 PoliciesRead = Annotated[Principal, Depends(require_page("motor.policies:read"))]
 PoliciesWrite = Annotated[Principal, Depends(require_page("motor.policies:write"))]
+PoliciesCancel = Annotated[Principal, Depends(require_page("motor.policies:cancel"))]
 PaymentsRead = Annotated[Principal, Depends(require_page("motor.payments:read"))]
 PaymentsWrite = Annotated[Principal, Depends(require_page("motor.payments:write"))]
 ClaimsRead = Annotated[Principal, Depends(require_page("motor.claims:read"))]
@@ -901,10 +910,12 @@ async def _policy_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     failed: str | None = None,
+    form: str | None = None,
     status_code: int = 200,
 ) -> Response:
     row = await policies.get_policy(session, policy_number)
     policy = policy_out(row)
+    values = values or {}
     payment_rows: list[dict[str, Any]] = []
     if principal.can("motor.payments:read"):
         for p in await payments.policy_payments(session, row.id):
@@ -924,23 +935,109 @@ async def _policy_page(
         )
         claim_rows = [claim_out(c, p) for c, p in items]
     lang = i18n.current_language()
+    # Cancellation (motor.policies:cancel, as POST /motor/policies/{n}/cancel): the form while
+    # the status allows it (or to show its refusal), with the short-rate refund of the date.
+    can_cancel = principal.can("motor.policies:cancel") and (
+        policy_rules.can_transition(policy.status, "CANCELLED") or form == "cancellation"
+    )
+    refund = None
+    if can_cancel:
+        if form != "cancellation":
+            values = {**values, "effective_date": quotes.today_bangkok().isoformat()}
+        refund = await _refund_preview(session, row, _day(values.get("effective_date", "")))
     context = {
         "policy": policy,
         "payments": payment_rows,
         "documents": docs.latest,
         "renewals": history,
         "claims": claim_rows,
+        "can_cancel": can_cancel,
+        "refund": refund,
+        "cancellation": _cancellation(policy.coverage_details),
+        "form_shown": form,
         "can_confirm": principal.can("motor.payments:write"),
         "can_renew": principal.can("motor.policies:write")
         and policy.status in ("ACTIVE", "EXPIRED"),
         "can_claim": principal.can("motor.claims:write") and policy.status == "ACTIVE",
         "receipt_lang": "th" if lang == "th" else "en",
         "errors": errors or {},
-        "values": values or {},
+        "values": values,
         "failed": failed,
         "status_words": STATUSES,
     }
     return render(request, "motor/policy.html", context, status_code=status_code)
+
+
+def _day(value: str) -> date | None:
+    """A date typed in a form (ISO), else None."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class RefundShown:
+    """The short-rate refund of a cancellation, as the page shows it."""
+
+    effective_date: date
+    days_in_force: int
+    percent: str
+    unearned_premium: Decimal
+    earned_premium: Decimal
+    paid: Decimal
+    amount: Decimal
+    table: str
+
+
+def _percent(value: Decimal | str) -> str:
+    return f"{Decimal(str(value)).normalize():f}%"
+
+
+async def _refund_preview(
+    session: DBSession, row: MotorPolicy, effective: date | None
+) -> RefundShown | None:
+    """What cancelling from `effective` would refund (policy_rules.cancellation_refund on
+    the premium received, as policies.cancel_policy computes it); None for no date or one
+    the service refuses (not before the end of the period)."""
+    if effective is None or effective >= row.end_date:
+        return None
+    paid, _method = await payments.paid_total(session, row.id)
+    refund = policy_rules.cancellation_refund(
+        total_premium=row.total_premium,
+        paid=paid,
+        start=row.start_date,
+        end=row.end_date,
+        effective=effective,
+        period_months=row.policy_period_months,
+    )
+    return RefundShown(
+        effective,
+        refund.days_in_force,
+        _percent(refund.refund_percent),
+        refund.unearned_premium,
+        refund.earned_premium,
+        refund.paid,
+        refund.amount,
+        policy_rules.short_rate_table().name,
+    )
+
+
+def _cancellation(details: dict[str, Any]) -> dict[str, Any] | None:
+    """The cancellation policies.cancel_policy recorded in coverage_details, for the page."""
+    done = details.get("cancellation")
+    if not isinstance(done, dict):
+        return None
+    refund = done.get("refund") or {}
+    return {
+        "reason": done.get("reason"),
+        "effective_date": _day(str(done.get("effective_date") or "")),
+        "amount": refund.get("amount"),
+        "paid": refund.get("paid"),
+        "days_in_force": refund.get("days_in_force"),
+        "percent": _percent(refund["refund_percent"]) if refund.get("refund_percent") else "",
+        "table": done.get("short_rate_table"),
+    }
 
 
 @router.get("/policies/{policy_number}")
@@ -950,6 +1047,64 @@ async def policy_page(
     """A policy: its facts, documents, payments (a PromptPay QR per payment due, receipts of
     paid ones), renewals and claims."""
     return await _policy_page(request, session, principal, policy_number[:50])
+
+
+@router.get("/policies/{policy_number}/cancellation/refund")
+async def refund_preview(
+    policy_number: str,
+    request: Request,
+    session: DBSession,
+    principal: PoliciesCancel,
+    effective_date: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """The refund a cancellation from `effective_date` would give (the short-rate table on
+    the premium received): the fragment the cancellation form asks for (htmx) when the date
+    changes."""
+    row = await policies.get_policy(session, policy_number[:50])
+    refund = await _refund_preview(session, row, _day(effective_date))
+    return render(request, "motor/_refund.html", {"refund": refund})
+
+
+_CANCEL_FIELDS = {"reason": "cancel_reason", "effective_date": "effective_date", "": "cancellation"}
+
+
+@router.post("/policies/{policy_number}/cancel", dependencies=[CsrfChecked])
+async def cancel_policy(
+    policy_number: str, request: Request, session: DBSession, principal: PoliciesCancel
+) -> Response:
+    """Cancel the policy from the effective date (policies.cancel_policy, as POST
+    /motor/policies/{n}/cancel): unpaid instalments cancelled, the premium paid beyond the
+    earned one (short-rate table) a PENDING outgoing refund; refusals next to their field,
+    nothing written."""
+    number = policy_number[:50]
+    form = await request.form()
+    values = {
+        "cancel_reason": text(form, "cancel_reason", 1000),
+        "effective_date": text(form, "effective_date", 20),
+    }
+    body = {"reason": values["cancel_reason"], "effective_date": values["effective_date"] or None}
+    try:
+        parsed = parse(PolicyCancel, body, _CANCEL_FIELDS)
+        async with session.begin_nested():
+            await policies.cancel_policy(session, number, parsed, user_id=principal.user_id)
+    except FormInvalid as exc:
+        errors = _required(exc.errors, values)
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _CANCEL_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/policies/{number}")
+        flash(response, request, "policy_cancelled")
+        return response
+    return await _policy_page(
+        request,
+        session,
+        principal,
+        number,
+        errors=errors,
+        values=values,
+        form="cancellation",
+        status_code=422,
+    )
 
 
 @router.get("/policies/{policy_number}/documents/{document_id}")
@@ -1206,6 +1361,7 @@ async def _claim_page(
     form: str | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
+    failed: str | None = None,
     status_code: int = 200,
 ) -> Response:
     claim_row, policy_row = await claims.claim_with_policy(session, claim_id)
@@ -1214,6 +1370,25 @@ async def _claim_page(
     settled = await claim_settlements.get_settlements(session, claim_row.id)
     history = await claims.claim_history(session, claim_row.id)
     status = claim.status
+    # The moves of claim_endpoints (motor.claims:write) the status allows; a refused one is
+    # shown again with its refusal even when the status no longer allows it.
+    can_write = principal.can("motor.claims:write")
+    moves = {
+        "assignment": can_write and status in claim_rules.OPEN_STATUSES,
+        "investigation": can_write
+        and claim_rules.can_transition(status, claim_rules.INVESTIGATING),
+        "rejection": can_write and claim_rules.can_transition(status, claim_rules.REJECTED),
+        "closure": can_write and claim_rules.can_transition(status, claim_rules.CLOSED),
+    }
+    if form in moves:
+        moves[form] = True
+    people = await _people(session, claim_row.adjuster_id, claim_row.surveyor_id)
+    choices = await _assignable(session) if moves["assignment"] else {}
+    defaults = {
+        "adjuster_id": str(claim_row.adjuster_id or ""),
+        "surveyor_id": str(claim_row.surveyor_id or ""),
+        "paid_at": datetime.now(BANGKOK).strftime("%Y-%m-%dT%H:%M"),
+    }
     context = {
         "claim": claim,
         "policy": policy_row,
@@ -1224,6 +1399,13 @@ async def _claim_page(
         and status in ("ASSIGNED", "INVESTIGATING", "ASSESSED"),
         "can_approve": principal.can("motor.claims:approve") and status == "ASSESSED",
         "can_settle": principal.can("motor.claims:settle") and status == "APPROVED",
+        "moves": moves,
+        "people": people,
+        "choices": choices,
+        "defaults": defaults,
+        "version": claim.version,
+        "settlement_words": _settlement_words(),
+        "failed": failed,
         "form": form,
         "errors": errors or {},
         "values": values or {},
@@ -1237,12 +1419,66 @@ async def _claim_page(
     return render(request, "motor/claim.html", context, status_code=status_code)
 
 
+def _settlement_words() -> dict[str, str]:
+    """The statuses of a settlement row in the current language."""
+    return {
+        "PENDING": _("Pending"),
+        "APPROVED": _("Approved"),
+        "PAID": _("Paid"),
+        "CANCELLED": _("Cancelled"),
+    }
+
+
+def _person(first: str, last: str, username: str) -> str:
+    return f"{first} {last} ({username})"
+
+
+async def _people(
+    session: DBSession, adjuster_id: uuid.UUID | None, surveyor_id: uuid.UUID | None
+) -> dict[str, str]:
+    """The names of the claim's adjuster and surveyor."""
+    ids = {i for i in (adjuster_id, surveyor_id) if i is not None}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(User.id, User.first_name, User.last_name, User.username).where(User.id.in_(ids))
+    )
+    names = {r.id: _person(r.first_name, r.last_name, r.username) for r in rows}
+    found = {"adjuster": adjuster_id, "surveyor": surveyor_id}
+    return {k: names[i] for k, i in found.items() if i is not None and i in names}
+
+
+ASSIGNABLE = {"adjuster_id": "ADJUSTER", "surveyor_id": "SURVEYOR"}
+
+
+async def _assignable(session: DBSession) -> dict[str, dict[str, str]]:
+    """Who a claim may be assigned to, as claims.assign_claim accepts them: live ACTIVE users
+    of role ADJUSTER (adjuster_id) and SURVEYOR (surveyor_id), by name; {"": "-"} first
+    (nobody chosen: the assignee stays)."""
+    rows = await session.execute(
+        select(User.id, User.role, User.first_name, User.last_name, User.username)
+        .where(
+            User.role.in_(tuple(ASSIGNABLE.values())),
+            User.deleted_at.is_(None),
+            func.coalesce(User.account_status, "ACTIVE") == "ACTIVE",
+        )
+        .order_by(User.first_name, User.last_name, User.username)
+        .limit(500)
+    )
+    choices: dict[str, dict[str, str]] = {field: {"": "-"} for field in ASSIGNABLE}
+    by_role = {role: field for field, role in ASSIGNABLE.items()}
+    for r in rows:
+        choices[by_role[r.role]][str(r.id)] = _person(r.first_name, r.last_name, r.username)
+    return choices
+
+
 @router.get("/claims/{claim_id}")
 async def claim_page(
     claim_id: uuid.UUID, request: Request, session: DBSession, principal: ClaimsRead
 ) -> Response:
     """A claim: facts, heads of loss, fraud flags, assessments, settlements and history, with
-    the assessment, approval and settlement forms the role and the status allow."""
+    the forms the role and the status allow: assignment, investigation, rejection,
+    assessment, approval, settlement (and paying or cancelling each one), closure."""
     return await _claim_page(request, session, principal, claim_id)
 
 
@@ -1404,3 +1640,240 @@ async def create_settlement(
 def claim_status_words(code: str | None) -> str:
     """A claim, policy or payment status in the current language."""
     return words(STATUSES, code)
+
+
+# --- claim moves (claim_endpoints: assignment, investigation, rejection, closure) ------------
+
+
+def _version(form: Any) -> int | None:
+    """The claim version the form was read at (the API's optional If-Match), else None."""
+    value = text(form, "version", 9)
+    return int(value) if value.isdigit() else None
+
+
+async def _claim_refused(
+    request: Request,
+    session: DBSession,
+    principal: Principal,
+    claim_id: uuid.UUID,
+    form_name: str,
+    errors: dict[str, str],
+    values: dict[str, str],
+    failed: str | None = None,
+) -> Response:
+    """The claim page again with the refused form, its values and errors: 422."""
+    return await _claim_page(
+        request,
+        session,
+        principal,
+        claim_id,
+        form=form_name,
+        errors=errors,
+        values=values,
+        failed=failed,
+        status_code=422,
+    )
+
+
+def _claim_done(request: Request, claim_id: uuid.UUID, key: str) -> Response:
+    response = redirect(request, f"/web/motor/claims/{claim_id}")
+    flash(response, request, key)
+    return response
+
+
+_ASSIGNMENT_FIELDS = {
+    "adjuster_id": "adjuster_id",
+    "surveyor_id": "surveyor_id",
+    "": "adjuster_id",
+}
+
+
+@router.post("/claims/{claim_id}/assignment", dependencies=[CsrfChecked])
+async def assign_claim(
+    claim_id: uuid.UUID, request: Request, session: DBSession, principal: ClaimsWrite
+) -> Response:
+    """Assign the adjuster and/or surveyor (claims.assign_claim, as POST
+    /motor/claims/{id}/assignment): ACTIVE users of those roles; a REPORTED claim becomes
+    ASSIGNED and needs an adjuster; later only the people change."""
+    form = await request.form()
+    values = {k: text(form, k, 40) for k in ASSIGNABLE}
+    try:
+        parsed = parse(Assignment, _blank_none(values), _ASSIGNMENT_FIELDS)
+        async with session.begin_nested():
+            await claims.assign_claim(
+                session,
+                claim_id,
+                parsed,
+                user_id=principal.user_id,
+                expected_version=_version(form),
+            )
+    except FormInvalid as exc:
+        errors = exc.errors
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _ASSIGNMENT_FIELDS)
+    else:
+        return _claim_done(request, claim_id, "claim_assigned")
+    return await _claim_refused(request, session, principal, claim_id, "assignment", errors, values)
+
+
+# The moves with a reason: the form's field, the API's body and field, the target status.
+@dataclass(frozen=True)
+class Move:
+    field: str
+    model: type[Investigation] | type[Rejection] | type[Closure]
+    body_field: str
+    target: str
+    flash: str
+
+
+MOVES = {
+    "investigation": Move(
+        "investigation_reason",
+        Investigation,
+        "reason",
+        claim_rules.INVESTIGATING,
+        "claim_investigating",
+    ),
+    "rejection": Move(
+        "rejection_reason", Rejection, "reason", claim_rules.REJECTED, "claim_rejected"
+    ),
+    "closure": Move("closure_notes", Closure, "notes", claim_rules.CLOSED, "claim_closed"),
+}
+
+
+async def _move_claim(
+    name: str, claim_id: uuid.UUID, request: Request, session: DBSession, principal: Principal
+) -> Response:
+    """One move of claim_endpoints._move: claims.move_claim to the target with the reason
+    (kept as the audit row's business_context); refusals next to the field, nothing
+    written."""
+    move = MOVES[name]
+    form = await request.form()
+    values = {move.field: text(form, move.field, 1000)}
+    names = {move.body_field: move.field, "": move.field}
+    try:
+        parsed = parse(move.model, {move.body_field: values[move.field]}, names)
+        async with session.begin_nested():
+            await claims.move_claim(
+                session,
+                claim_id,
+                move.target,
+                user_id=principal.user_id,
+                reason=getattr(parsed, move.body_field),
+                sub_status=parsed.sub_status,
+                expected_version=_version(form),
+            )
+    except FormInvalid as exc:
+        errors = _required(exc.errors, values)
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, names)
+    else:
+        return _claim_done(request, claim_id, move.flash)
+    return await _claim_refused(request, session, principal, claim_id, name, errors, values)
+
+
+@router.post("/claims/{claim_id}/investigation", dependencies=[CsrfChecked])
+async def investigate_claim(
+    claim_id: uuid.UUID, request: Request, session: DBSession, principal: ClaimsWrite
+) -> Response:
+    """Open an investigation (POST /motor/claims/{id}/investigation): REPORTED, ASSIGNED or
+    ASSESSED -> INVESTIGATING, with the reason."""
+    return await _move_claim("investigation", claim_id, request, session, principal)
+
+
+@router.post("/claims/{claim_id}/rejection", dependencies=[CsrfChecked])
+async def reject_claim(
+    claim_id: uuid.UUID, request: Request, session: DBSession, principal: ClaimsWrite
+) -> Response:
+    """Reject the claim (POST /motor/claims/{id}/rejection): REPORTED, ASSIGNED,
+    INVESTIGATING or ASSESSED -> REJECTED, with the reason."""
+    return await _move_claim("rejection", claim_id, request, session, principal)
+
+
+@router.post("/claims/{claim_id}/closure", dependencies=[CsrfChecked])
+async def close_claim(
+    claim_id: uuid.UUID, request: Request, session: DBSession, principal: ClaimsWrite
+) -> Response:
+    """Close the file (POST /motor/claims/{id}/closure): SETTLED or REJECTED -> CLOSED, with
+    the notes."""
+    return await _move_claim("closure", claim_id, request, session, principal)
+
+
+# --- settlement paid / cancelled (claim_settlement_endpoints) --------------------------------
+
+_PAID_FIELDS = {
+    "transaction_reference": "transaction_reference",
+    "paid_at": "paid_at",
+    "": "transaction_reference",
+}
+
+
+@router.post("/claims/{claim_id}/settlements/{settlement_id}/paid", dependencies=[CsrfChecked])
+async def settlement_paid(
+    claim_id: uuid.UUID,
+    settlement_id: uuid.UUID,
+    request: Request,
+    session: DBSession,
+    principal: ClaimsSettle,
+) -> Response:
+    """Record the bank's confirmation of a settlement's payment (claim_settlements.mark_paid,
+    as POST /motor/claims/{id}/settlements/{s}/paid): the bank reference and when it was
+    paid (Bangkok time); the claim is SETTLED once every row is done."""
+    form = await request.form()
+    values = {
+        "transaction_reference": text(form, "transaction_reference", 200),
+        "paid_at": text(form, "paid_at", 40),
+    }
+    body = {
+        "transaction_reference": values["transaction_reference"],
+        "paid_at": (_bangkok_time(values["paid_at"]) or values["paid_at"]) or None,
+    }
+    try:
+        parsed = parse(SettlementPaid, body, _PAID_FIELDS)
+        async with session.begin_nested():
+            await claim_settlements.mark_paid(
+                session, claim_id, settlement_id, parsed, user_id=principal.user_id
+            )
+    except FormInvalid as exc:
+        errors = _required(exc.errors, values)
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _PAID_FIELDS)
+    else:
+        return _claim_done(request, claim_id, "settlement_paid")
+    return await _claim_refused(
+        request, session, principal, claim_id, "paid", errors, values, str(settlement_id)
+    )
+
+
+_SETTLEMENT_CANCEL_FIELDS = {"reason": "cancel_reason", "": "cancel_reason"}
+
+
+@router.post("/claims/{claim_id}/settlements/{settlement_id}/cancel", dependencies=[CsrfChecked])
+async def cancel_settlement(
+    claim_id: uuid.UUID,
+    settlement_id: uuid.UUID,
+    request: Request,
+    session: DBSession,
+    principal: ClaimsSettle,
+) -> Response:
+    """Cancel an unpaid settlement and its payment (claim_settlements.cancel, as POST
+    /motor/claims/{id}/settlements/{s}/cancel), with the reason."""
+    form = await request.form()
+    values = {"cancel_reason": text(form, "cancel_reason", 2000)}
+    try:
+        parsed = parse(
+            SettlementCancel, {"reason": values["cancel_reason"]}, _SETTLEMENT_CANCEL_FIELDS
+        )
+        async with session.begin_nested():
+            await claim_settlements.cancel(
+                session, claim_id, settlement_id, parsed.reason, user_id=principal.user_id
+            )
+    except FormInvalid as exc:
+        errors = _required(exc.errors, values)
+    except (BusinessRuleError, Conflict) as exc:
+        errors = service_errors(exc, _SETTLEMENT_CANCEL_FIELDS)
+    else:
+        return _claim_done(request, claim_id, "settlement_cancelled")
+    return await _claim_refused(
+        request, session, principal, claim_id, "cancel", errors, values, str(settlement_id)
+    )
