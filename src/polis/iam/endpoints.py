@@ -19,6 +19,7 @@ from polis.platform.context import apply_audit_context, current_context
 from polis.platform.errors import NotFound, error_response
 from polis.platform.idempotency import IdempotencyKey
 from polis.platform.pagination import Keyset, Page, PageQuery, paginate
+from polis.platform.preconditions import etag
 from polis.platform.schemas import Problem
 
 router = APIRouter()
@@ -204,8 +205,9 @@ TargetUser = Annotated[User, Depends(_user_or_404)]
     response_model=schemas.User,
     responses={404: _PROBLEM},
 )
-async def get_user(user: TargetUser) -> schemas.User:
-    """One user account."""
+async def get_user(user: TargetUser, response: Response) -> schemas.User:
+    """One user account; its ETag is its version (If-Match of PATCH /iam/users/{id})."""
+    response.headers["ETag"] = etag(user.version)
     return schemas.User.model_validate(user)
 
 
@@ -215,8 +217,10 @@ from polis.iam import (  # noqa: E402
     self_service_endpoints,
     session_endpoints,
     two_factor_endpoints,
+    user_admin_endpoints,
 )
 
 router.include_router(session_endpoints.router)
 router.include_router(two_factor_endpoints.router)
 router.include_router(self_service_endpoints.router)
+router.include_router(user_admin_endpoints.router)

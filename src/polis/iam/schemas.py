@@ -127,6 +127,38 @@ class User(Schema):
     preferred_language: str | None
     created_at: datetime | None
     last_login_at: datetime | None
+    phone_number: str | None = None
+    employee_id: str | None = None
+    two_factor_enabled: bool | None = None
+    locked_until: datetime | None = Field(
+        default=None, description="Set by failed sign-ins; POST /iam/users/{id}/unlock lifts it"
+    )
+    must_change_password: bool = False
+    version: int | None = Field(default=None, description="Send it as If-Match to PATCH")
+
+
+class UserUpdate(RequestSchema):
+    """Fields of an account an administrator may change (only those sent change). A new
+    role or a status other than ACTIVE ends the account's sessions."""
+
+    email: str | None = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    first_name: str | None = Field(default=None, min_length=1, max_length=100)
+    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone_number: str | None = Field(default=None, max_length=20)
+    employee_id: str | None = Field(default=None, max_length=50)
+    department: str | None = Field(default=None, max_length=50)
+    preferred_language: Literal["th", "en", "id"] | None = None
+    role: Role | None = None
+    account_status: Literal["ACTIVE", "INACTIVE", "SUSPENDED"] | None = Field(
+        default=None,
+        description="ACTIVE also lifts a lockout; INACTIVE and SUSPENDED end every session",
+    )
+
+
+class PasswordSet(RequestSchema):
+    """A password an administrator chooses for someone (who must change it at sign-in)."""
+
+    new_password: str = Field(min_length=MIN_FLOOR, max_length=MAX_LENGTH)
 
 
 class Me(User):

@@ -149,6 +149,33 @@ async def _attribute_to(session: AsyncSession, user: User) -> None:
         await apply_audit_context(session, ctx)
 
 
+async def new_password_fields(
+    user: User, new_password: str, *, settings: Settings, field: str
+) -> dict[str, object]:
+    """The columns a new password sets (hash, history, time), after the policy and the last
+    PASSWORD_HISTORY passwords are checked (WeakPassword on `field` otherwise): the user's own
+    change and an administrator's reset (polis.iam.admin) both use it."""
+    check_password(
+        new_password, username=user.username, email=user.email, settings=settings, field=field
+    )
+    history = [h for h in (user.password_history or []) if isinstance(h, str)]
+    if user.password_hash not in history:
+        history.insert(0, user.password_hash)
+    history = history[:PASSWORD_HISTORY]
+    if await passwords.matches_any_async(history, new_password):
+        reused = passwords.Violation(
+            "recently-used",
+            f"The password must differ from the last {PASSWORD_HISTORY} passwords.",
+        )
+        raise WeakPassword([reused], field)
+    new_hash = await passwords.hash_password_async(new_password)
+    return {
+        "password_hash": new_hash,
+        "password_history": [new_hash, *history][:PASSWORD_HISTORY],
+        "password_changed_at": utcnow(),
+    }
+
+
 class UserService:
     """Creating user accounts."""
 
@@ -318,29 +345,12 @@ class AuthService:
                     lockout=timedelta(minutes=settings.lockout_minutes),
                 )
             raise WrongCurrentPassword()
-        check_password(
-            new_password,
-            username=user.username,
-            email=user.email,
-            settings=settings,
-            field="body.new_password",
+        fields = await new_password_fields(
+            user, new_password, settings=settings, field="body.new_password"
         )
-        history = [h for h in (user.password_history or []) if isinstance(h, str)]
-        if user.password_hash not in history:
-            history.insert(0, user.password_hash)
-        history = history[:PASSWORD_HISTORY]
-        if await passwords.matches_any_async(history, new_password):
-            reused = passwords.Violation(
-                "recently-used",
-                f"The password must differ from the last {PASSWORD_HISTORY} passwords.",
-            )
-            raise WeakPassword([reused], "body.new_password")
-        new_hash = await passwords.hash_password_async(new_password)
         await repo.set_fields(
             user,
-            password_hash=new_hash,
-            password_history=[new_hash, *history][:PASSWORD_HISTORY],
-            password_changed_at=now,
+            **fields,
             must_change_password=False,
             failed_login_attempts=0,
             locked_until=None,

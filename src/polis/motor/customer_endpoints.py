@@ -10,7 +10,7 @@ import ipaddress
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from polis.db.session import DBSession
 from polis.motor import customer_rules as rules
@@ -19,14 +19,14 @@ from polis.motor.auth import CustomersRead, CustomersWrite
 from polis.motor.customers import (
     CustomerFilter,
     InvalidFields,
-    PreconditionRequired,
     field_error,
 )
 from polis.motor.customers import customers as customer_service
 from polis.motor.models import ConsentRecord, Customer
-from polis.platform.errors import BadRequest
+from polis.platform import preconditions
 from polis.platform.idempotency import IdempotencyKey
 from polis.platform.pagination import Keyset, Page, PageQuery, paginate
+from polis.platform.preconditions import IfMatch, etag
 from polis.platform.schemas import Problem, ValidationProblem
 
 router = APIRouter(tags=["motor"])
@@ -44,37 +44,10 @@ _CONSENTS_NEWEST_FIRST = Keyset(
     descending=True,
 )
 
-IfMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        max_length=100,
-        description='The ETag of the customer as read, e.g. "3" (its version)',
-    ),
-]
-
-
-def etag(version: int | None) -> str:
-    """The entity tag of a customer: its version, quoted."""
-    return f'"{version or 0}"'
-
 
 def if_match_version(value: str | None, *, required: bool) -> int | None:
-    """The version an If-Match header names: 428 when required and missing (or `*`), 400
-    when it is not one entity tag `"<n>"` (W/ prefix tolerated)."""
-    text = (value or "").strip()
-    if not text or text == "*":
-        if required:
-            raise PreconditionRequired(
-                'This change needs If-Match: "<version>" with the ETag of the customer as read.'
-            )
-        return None
-    tag = text.removeprefix("W/").strip()
-    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
-        tag = tag[1:-1]
-    if not tag.isdigit() or len(tag) > 9:
-        raise BadRequest('If-Match must be one entity tag, "<version>".', type_="invalid-if-match")
-    return int(tag)
+    """The version an If-Match header names (polis.platform.preconditions), for a customer."""
+    return preconditions.if_match_version(value, required=required, what="the customer")
 
 
 def _customer(customer: Customer) -> schemas.Customer:

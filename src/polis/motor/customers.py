@@ -29,7 +29,6 @@ from polis.platform.errors import (
     BusinessRuleError,
     Conflict,
     NotFound,
-    PolisError,
     pg_error,
 )
 from polis.reference.models import Amphoe, Province, Tambon
@@ -54,14 +53,6 @@ class InvalidFields(BusinessRuleError):
 def field_error(field: str, message: str, type_: str) -> dict[str, str]:
     """One entry of a problem's `errors` list."""
     return {"field": field, "message": message, "type": type_}
-
-
-class PreconditionRequired(PolisError):
-    """A change of a versioned record without If-Match (RFC 6585: 428)."""
-
-    status_code = 428
-    type_ = "precondition-required"
-    title = "Precondition Required"
 
 
 class StaleVersion(Conflict):
