@@ -180,6 +180,9 @@ async def test_who_may_manage_whom(client: AsyncClient, session: AsyncSession) -
     assert (await client.post(f"{USERS}/{clerk.id}/unlock", headers=finance)).status_code == 403
     row = await one(session, "select role from iam.users where id = :u", u=other_admin.id)
     assert row.role == "ADMIN"
+    # One's own names and department are one's own to change.
+    mine = await client.patch(f"{USERS}/{admin_user.id}", json={"department": "IT"}, headers=admin)
+    assert mine.status_code == 200 and mine.json()["department"] == "IT"
 
 
 async def test_a_password_set_by_an_administrator(

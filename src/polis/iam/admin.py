@@ -70,7 +70,7 @@ class UserAdminService:
         expected_version: int | None = None,
     ) -> User:
         user = await self._locked(session, user_id)
-        if user.role in _PRIVILEGED and actor.role != Role.SUPER_ADMIN:
+        if user.role in _PRIVILEGED and actor.role != Role.SUPER_ADMIN and user.id != actor.id:
             raise Forbidden(f"Only a SUPER_ADMIN may manage {user.role} users.")
         if expected_version is not None and (user.version or 0) != expected_version:
             raise StaleUser(

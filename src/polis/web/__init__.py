@@ -22,7 +22,7 @@ FONTS_DIR = Path(__file__).parent.parent / "documents" / "fonts"
 
 def page_router() -> APIRouter:
     """Every page route under /web, the catch-all 404 last."""
-    from polis.web.pages import account, auth, dashboard, health, motor, portal
+    from polis.web.pages import account, admin, auth, dashboard, health, motor, portal
 
     router = APIRouter(prefix=COOKIE_PATH, route_class=WebRoute, include_in_schema=False)
     router.include_router(auth.router)
@@ -31,6 +31,7 @@ def page_router() -> APIRouter:
     router.include_router(motor.router)
     router.include_router(portal.router)
     router.include_router(account.router)
+    router.include_router(admin.router)
 
     @router.get("/{path:path}")
     async def not_found(path: str, request: Request, state: State) -> Response:

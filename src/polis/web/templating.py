@@ -73,6 +73,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/web/motor/claims", "Motor claims", "motor.claims:read"),
     NavItem("/web/me/health", "My health cover", "health.members:read_own", ("MEMBER",)),
     NavItem("/web/me/motor", "My car insurance", "motor.policies:read_own", ("CUSTOMER",)),
+    NavItem("/web/motor/reconciliation", "Reconciliation", "motor.payments:reconcile"),
+    NavItem("/web/admin/users", "Users", "iam.users:read"),
 )
 
 # Flash messages: a short key in a cookie, its words here (translated when shown).
@@ -115,6 +117,21 @@ FLASHES = {
     "settlement_paid": "The settlement has been recorded as paid.",
     "settlement_cancelled": "The settlement has been cancelled.",
     "policy_cancelled": "The policy has been cancelled.",
+    # Motor payments: refunds through the gateway (pages.motor)
+    "payment_refunded": "The refund has been paid through the payment gateway.",
+    # User administration (pages.admin)
+    "user_created": "The user has been created.",
+    "user_saved": "The account has been saved.",
+    "user_saved_sessions_ended": "The account has been saved and its sessions have been ended.",
+    "user_unlocked": "The account has been unlocked.",
+    "user_password_set": (
+        "The password has been set: the user must change it at the next sign-in. Their"
+        " sessions have been ended."
+    ),
+    "user_two_factor_reset": (
+        "The second factor has been reset and the user's sessions have been ended."
+    ),
+    "user_sessions_ended": "Every session of the user has been ended.",
 }
 
 

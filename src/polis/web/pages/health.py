@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import case, select
 from sqlalchemy import text as sql_text
 from starlette.concurrency import run_in_threadpool
@@ -993,6 +993,47 @@ async def _save_line(
     return response
 
 
+async def _submit_line(
+    request: Request,
+    session: DBSession,
+    plan: Plan,
+    *,
+    kind: str,
+    schema: type[BaseModel],
+    fields: Sequence[str],
+    flags: Sequence[str],
+    limit: int,
+    save: Callable[[Any], Awaitable[object]],
+    action: str,
+    whole: type[RequestSchema] | None = None,
+    benefit_code: str | None = None,
+) -> Response:
+    """A benefit or exclusion form posted: validated by `schema` (the API's), saved by
+    `save(parsed)` in a savepoint (the plan page), else the form again with the refusals
+    next to their fields (nothing written)."""
+    body, values = _line(await request.form(), "", fields, flags, limit, whole=whole)
+    errors: dict[str, str]
+    try:
+        parsed = schema.model_validate(body)
+    except ValidationError as exc:
+        errors = _validation_messages(exc, set(BENEFIT_FIELDS if kind == "benefit" else fields))
+    else:
+        saved = await _save_line(request, session, plan, lambda: save(parsed))
+        if isinstance(saved, Response):
+            return saved
+        errors = saved
+    return _line_page(
+        request,
+        plan,
+        kind=kind,
+        action=action,
+        values=values,
+        errors=errors,
+        benefit_code=benefit_code,
+        adding=whole is None,
+    )
+
+
 @router.get("/plans/{plan_code}/benefits/new")
 async def benefit_new(
     plan_code: str, request: Request, session: DBSession, principal: ConfigWrite
@@ -1013,25 +1054,17 @@ async def benefit_add(
     """Add a benefit as POST /health/plans/{code}/benefits does (BenefitCreate); refusals
     next to their field, nothing written."""
     plan = (await plan_service.get(session, plan_code[:50])).plan
-    body, values = _line(await request.form(), "", BENEFIT_TEXT, BENEFIT_FLAGS, 300)
-    errors: dict[str, str]
-    try:
-        parsed = BenefitCreate.model_validate(body)
-    except ValidationError as exc:
-        errors = _validation_messages(exc, set(BENEFIT_FIELDS))
-    else:
-        saved = await _save_line(
-            request,
-            session,
-            plan,
-            lambda: plan_service.add_benefit(session, plan.plan_code, parsed),
-        )
-        if isinstance(saved, Response):
-            return saved
-        errors = saved
-    action = _plan_path(plan, "/benefits")
-    return _line_page(
-        request, plan, kind="benefit", action=action, values=values, errors=errors, adding=True
+    return await _submit_line(
+        request,
+        session,
+        plan,
+        kind="benefit",
+        schema=BenefitCreate,
+        fields=BENEFIT_TEXT,
+        flags=BENEFIT_FLAGS,
+        limit=300,
+        save=lambda parsed: plan_service.add_benefit(session, plan.plan_code, parsed),
+        action=_plan_path(plan, "/benefits"),
     )
 
 
@@ -1074,40 +1107,21 @@ async def benefit_update(
     (a cleared optional field is emptied; a cleared field with a default takes it)."""
     plan = (await plan_service.get(session, plan_code[:50])).plan
     code = benefit_code[:50]
-    body, values = _line(
-        await request.form(),
-        "",
-        _CHANGED_BENEFIT_TEXT,
-        BENEFIT_FLAGS,
-        300,
-        whole=BenefitCreate,
-    )
-    errors: dict[str, str]
-    try:
-        parsed = BenefitUpdate.model_validate(body)
-    except ValidationError as exc:
-        errors = _validation_messages(exc, set(BENEFIT_FIELDS))
-    else:
-        changes = parsed.model_dump(exclude_unset=True)
-        saved = await _save_line(
-            request,
-            session,
-            plan,
-            lambda: plan_service.update_benefit(session, plan.plan_code, code, changes),
-        )
-        if isinstance(saved, Response):
-            return saved
-        errors = saved
-    action = _plan_path(plan, f"/benefits/{quote(code, safe='')}/edit")
-    return _line_page(
+    return await _submit_line(
         request,
+        session,
         plan,
         kind="benefit",
-        action=action,
-        values=values,
-        errors=errors,
+        schema=BenefitUpdate,
+        fields=_CHANGED_BENEFIT_TEXT,
+        flags=BENEFIT_FLAGS,
+        limit=300,
+        save=lambda parsed: plan_service.update_benefit(
+            session, plan.plan_code, code, parsed.model_dump(exclude_unset=True)
+        ),
+        action=_plan_path(plan, f"/benefits/{quote(code, safe='')}/edit"),
+        whole=BenefitCreate,
         benefit_code=code,
-        adding=False,
     )
 
 
@@ -1160,25 +1174,17 @@ async def exclusion_add(
 ) -> Response:
     """Add an exclusion as POST /health/plans/{code}/exclusions does (ExclusionCreate)."""
     plan = (await plan_service.get(session, plan_code[:50])).plan
-    body, values = _line(await request.form(), "", EXCLUSION_FIELDS, (), 2000)
-    errors: dict[str, str]
-    try:
-        parsed = ExclusionCreate.model_validate(body)
-    except ValidationError as exc:
-        errors = _validation_messages(exc, set(EXCLUSION_FIELDS))
-    else:
-        saved = await _save_line(
-            request,
-            session,
-            plan,
-            lambda: plan_service.add_exclusion(session, plan.plan_code, parsed),
-        )
-        if isinstance(saved, Response):
-            return saved
-        errors = saved
-    action = _plan_path(plan, "/exclusions")
-    return _line_page(
-        request, plan, kind="exclusion", action=action, values=values, errors=errors, adding=True
+    return await _submit_line(
+        request,
+        session,
+        plan,
+        kind="exclusion",
+        schema=ExclusionCreate,
+        fields=EXCLUSION_FIELDS,
+        flags=(),
+        limit=2000,
+        save=lambda parsed: plan_service.add_exclusion(session, plan.plan_code, parsed),
+        action=_plan_path(plan, "/exclusions"),
     )
 
 
@@ -1214,27 +1220,20 @@ async def exclusion_update(
     """Save every field of the form as PATCH /health/plans/{code}/exclusions/{id}."""
     plan = (await plan_service.get(session, plan_code[:50])).plan
     wanted = _exclusion_id(exclusion_id)
-    form = await request.form()
-    body, values = _line(form, "", EXCLUSION_FIELDS, (), 2000, whole=ExclusionCreate)
-    errors: dict[str, str]
-    try:
-        parsed = ExclusionUpdate.model_validate(body)
-    except ValidationError as exc:
-        errors = _validation_messages(exc, set(EXCLUSION_FIELDS))
-    else:
-        changes = parsed.model_dump(exclude_unset=True)
-        saved = await _save_line(
-            request,
-            session,
-            plan,
-            lambda: plan_service.update_exclusion(session, plan.plan_code, wanted, changes),
-        )
-        if isinstance(saved, Response):
-            return saved
-        errors = saved
-    action = _plan_path(plan, f"/exclusions/{wanted}/edit")
-    return _line_page(
-        request, plan, kind="exclusion", action=action, values=values, errors=errors, adding=False
+    return await _submit_line(
+        request,
+        session,
+        plan,
+        kind="exclusion",
+        schema=ExclusionUpdate,
+        fields=EXCLUSION_FIELDS,
+        flags=(),
+        limit=2000,
+        save=lambda parsed: plan_service.update_exclusion(
+            session, plan.plan_code, wanted, parsed.model_dump(exclude_unset=True)
+        ),
+        action=_plan_path(plan, f"/exclusions/{wanted}/edit"),
+        whole=ExclusionCreate,
     )
 
 

@@ -1,8 +1,9 @@
 """Motor back office pages: customers (search, registration, changes under the version read),
 vehicles (registration, DLT checks), the quote -> bind -> pay wizard with the PromptPay QR,
-policies (documents, payments, receipts, renewals, cancellation with its short-rate refund) and
-claims (board by status, first notice of loss, assignment, investigation, rejection,
-assessment, approval, settlement paid or cancelled, closure).
+policies (documents, payments, receipts, renewals, cancellation with its short-rate refund),
+premium refunds through the payment gateway, bank-statement reconciliation, and claims (board
+by status, first notice of loss, assignment, investigation, rejection, assessment, approval,
+settlement paid or cancelled, closure).
 
 Each page needs the permission of the matching API route and calls the same services
 (polis.motor.*); refusals of the services are shown next to their form field.
@@ -10,6 +11,7 @@ Each page needs the permission of the matching API route and calls the same serv
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,9 +23,10 @@ from babel.numbers import format_decimal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, or_, select
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from polis.db.session import DBSession
-from polis.documents.checks import content_disposition
+from polis.documents.checks import content_disposition, human_size
 from polis.iam.auth import Principal
 from polis.iam.models import User
 from polis.motor import (
@@ -32,11 +35,13 @@ from polis.motor import (
     claim_settlements,
     claims,
     documents,
+    gateway,
     payments,
     policies,
     policy_rules,
     quotes,
     receipts,
+    reconciliation,
     renewals,
 )
 from polis.motor import customer_rules as rules
@@ -56,7 +61,8 @@ from polis.motor.customers import CustomerFilter, StaleVersion
 from polis.motor.customers import customers as customer_service
 from polis.motor.dlt import dlt_client, verifications
 from polis.motor.dlt_endpoints import _NEWEST_FIRST as _VERIFICATIONS_NEWEST_FIRST
-from polis.motor.models import Customer, MotorClaim, MotorPolicy
+from polis.motor.gateway_schemas import ReconciliationResult, RefundRequest
+from polis.motor.models import Customer, MotorClaim, MotorPayment, MotorPolicy
 from polis.motor.payment_schemas import PaymentConfirm
 from polis.motor.policy_endpoints import policy_out
 from polis.motor.policy_schemas import PolicyBind, PolicyCancel
@@ -65,7 +71,7 @@ from polis.motor.renewal_endpoints import renewal_out
 from polis.motor.vehicle_endpoints import _VEHICLES_NEWEST_FIRST
 from polis.motor.vehicles import VehicleFilter
 from polis.motor.vehicles import vehicles as vehicle_service
-from polis.platform.errors import BusinessRuleError, Conflict, PolisError
+from polis.platform.errors import BusinessRuleError, Conflict, PolisError, ServiceUnavailable
 from polis.platform.pagination import PageParams, paginate
 from polis.web import i18n
 from polis.web.forms import field_messages, text
@@ -925,6 +931,7 @@ async def _policy_page(
                 qr = await payments.promptpay_qr(session, p.id)
             receipt = out.payment_status == "SUCCESS" and out.payment_type in PREMIUM_TYPES
             payment_rows.append({"payment": out, "qr": qr, "receipt": receipt})
+        await _payment_finance(session, payment_rows)
     docs = await documents.list_documents(session, row.policy_number)
     chain = await renewals.renewal_history(session, row.policy_number)
     history = [renewal_out(r, o, n) for r, o, n in chain]
@@ -956,6 +963,10 @@ async def _policy_page(
         "cancellation": _cancellation(policy.coverage_details),
         "form_shown": form,
         "can_confirm": principal.can("motor.payments:write"),
+        "can_refund": principal.can("motor.payments:refund"),
+        "show_reconciliation": True,
+        "reconciliation_words": _reconciliation_words(),
+        "reconciliation_badges": RECONCILIATION_BADGES,
         "can_renew": principal.can("motor.policies:write")
         and policy.status in ("ACTIVE", "EXPIRED"),
         "can_claim": principal.can("motor.claims:write") and policy.status == "ACTIVE",
@@ -1876,4 +1887,326 @@ async def cancel_settlement(
         return _claim_done(request, claim_id, "settlement_cancelled")
     return await _claim_refused(
         request, session, principal, claim_id, "cancel", errors, values, str(settlement_id)
+    )
+
+
+# --- payments: refunds through the gateway, bank-statement reconciliation --------------------
+# The pages of POST /motor/payments/{id}/refund and POST /motor/payments/reconciliations
+# (polis.motor.gateway_endpoints): the same services, permissions and checks.
+
+PaymentsRefund = Annotated[Principal, Depends(require_page("motor.payments:refund"))]
+PaymentsReconcile = Annotated[Principal, Depends(require_page("motor.payments:reconcile"))]
+
+# A reconciliation status's badge, in the stylesheet's colours.
+RECONCILIATION_BADGES = {
+    "PENDING": "pending",
+    "MATCHED": "paid",
+    "UNMATCHED": "pending",
+    "DISPUTED": "failed",
+}
+
+
+def _reconciliation_words() -> dict[str, str]:
+    """The words of a payment's or statement line's reconciliation status, in the current
+    language."""
+    return {
+        "PENDING": _("Not reconciled yet"),
+        "MATCHED": _("Matched"),
+        "UNMATCHED": _("Unmatched"),
+        "DISPUTED": _("Disputed"),
+    }
+
+
+def _refundable(out: Any) -> bool:
+    """Received premium money, which POST /motor/payments/{id}/refund refunds."""
+    return bool(
+        out.payment_direction == "INCOMING"
+        and out.payment_status == "SUCCESS"
+        and out.payment_type in PREMIUM_TYPES
+    )
+
+
+async def _payment_finance(session: DBSession, rows: list[dict[str, Any]]) -> None:
+    """Add to the policy page's payment rows when each was reconciled and, for received
+    premium money, what was refunded of it (gateway.refunded_total) and what is left."""
+    if not rows:
+        return
+    ids = [row["payment"].id for row in rows]
+    found = await session.execute(
+        select(MotorPayment.id, MotorPayment.reconciled_at).where(MotorPayment.id.in_(ids))
+    )
+    reconciled = dict(found.all())
+    for row in rows:
+        out = row["payment"]
+        row["reconciled_at"] = reconciled.get(out.id)
+        row["refunded"] = None
+        row["refundable"] = None
+        if _refundable(out):
+            refunded = await gateway.refunded_total(session, out.id)
+            row["refunded"] = refunded
+            row["refundable"] = max(out.total_amount - refunded, Decimal("0.00"))
+
+
+_REFUND_FIELDS = {"amount": "refund_amount", "reason": "refund_reason", "": "refund_amount"}
+
+
+@router.post("/payments/{payment_id}/refund", dependencies=[CsrfChecked])
+async def refund_payment(
+    payment_id: uuid.UUID, request: Request, session: DBSession, principal: PaymentsRefund
+) -> Response:
+    """Refund received premium money through the payment gateway (gateway.refund with the
+    app's gateway client, as POST /motor/payments/{id}/refund): a new OUTGOING REFUND payment,
+    paid. At most what was paid less what was refunded; a refusal (too much, the gateway
+    refusing or not answering) next to the amount, nothing written."""
+    row, number = await payments.get_payment(session, payment_id)
+    if number is None:
+        raise BusinessRuleError("This payment belongs to no policy.")
+    form = await request.form()
+    values = {
+        "refund_amount": text(form, "refund_amount", 30),
+        "refund_reason": text(form, "refund_reason", 500),
+    }
+    body = {"amount": values["refund_amount"] or None, "reason": values["refund_reason"]}
+    status_code = 422
+    try:
+        parsed = parse(RefundRequest, body, _REFUND_FIELDS)
+        client = gateway.gateway_client(request)
+        async with session.begin_nested():
+            await gateway.refund(session, client, payment_id, parsed, user_id=principal.user_id)
+    except FormInvalid as exc:
+        errors = _required(exc.errors, values)
+        if "refund_amount" in exc.errors and values["refund_amount"]:
+            errors["refund_amount"] = _(
+                "Type an amount above zero with at most two decimals, such as 400.00."
+            )
+    except payments.InvalidPayment as exc:
+        errors = {"refund_amount": await _refund_refusal(session, row, exc)}
+    except gateway.GatewayRefused as exc:
+        errors = {
+            "refund_amount": _("The payment gateway refused the refund: %(why)s")
+            % {"why": exc.message}
+        }
+    except ServiceUnavailable:
+        errors = {
+            "refund_amount": _(
+                "The payment gateway did not answer. Nothing was refunded or written; try later."
+            )
+        }
+        status_code = 503
+    except Conflict as exc:
+        errors = {
+            "refund_amount": _("This payment cannot be refunded: %(why)s") % {"why": exc.message}
+        }
+        status_code = 409
+    except BusinessRuleError as exc:
+        errors = service_errors(exc, _REFUND_FIELDS)
+    else:
+        response = redirect(request, f"/web/motor/policies/{number}")
+        flash(response, request, "payment_refunded")
+        return response
+    return await _policy_page(
+        request,
+        session,
+        principal,
+        number,
+        errors=errors,
+        values=values,
+        failed=str(payment_id),
+        form="refund",
+        status_code=status_code,
+    )
+
+
+async def _refund_refusal(
+    session: DBSession, payment: MotorPayment, exc: payments.InvalidPayment
+) -> str:
+    """The service's refusal of a refund amount in the page's language."""
+    kinds = [str(e.get("type")) for e in exc.extra.get("errors", [])]
+    if "exceeds_refundable" in kinds:
+        refunded = await gateway.refunded_total(session, payment.id)
+        return _(
+            "At most %(left)s can be refunded: %(paid)s was paid, %(refunded)s already refunded."
+        ) % {
+            "left": baht(max(payment.total_amount - refunded, Decimal("0.00"))),
+            "paid": baht(payment.total_amount),
+            "refunded": baht(refunded),
+        }
+    return exc.message
+
+
+def _statement_error(error: dict[str, str], limit: int) -> str:
+    """One refusal of reconciliation.parse_statement (or of the size limit) in the page's
+    language, naming the line of the file."""
+    kind = error.get("type", "")
+    found = re.match(r"file\.line(\d+)\.", error.get("field", ""))
+    line = found.group(1) if found else ""
+    if kind == "too_large":
+        return _("The file is larger than the limit of %(size)s.") % {"size": human_size(limit)}
+    if kind == "encoding":
+        return _("The file is not UTF-8 text: save the statement as CSV (UTF-8).")
+    if kind == "empty":
+        return _("The file is empty.")
+    if kind == "header":
+        return _("The first line must be the header %(header)s.") % {
+            "header": ",".join(reconciliation.COLUMNS)
+        }
+    if kind == "too_long":
+        return _("A statement has at most %(n)s lines.") % {
+            "n": i18n.number(reconciliation.MAX_LINES)
+        }
+    if kind == "columns":
+        return _("Line %(line)s: expected %(n)s columns.") % {
+            "line": line,
+            "n": len(reconciliation.COLUMNS),
+        }
+    if kind == "date":
+        return _("Line %(line)s: the date must be YYYY-MM-DD.") % {"line": line}
+    if kind == "amount":
+        return _(
+            "Line %(line)s: the amount must be above zero, with at most two decimals and no"
+            " thousands separator."
+        ) % {"line": line}
+    if kind == "reference":
+        return _("Line %(line)s: the reference must be 1 to 100 characters.") % {"line": line}
+    if kind == "id":
+        return _("Line %(line)s: the bank transaction id must be 1 to 100 characters.") % {
+            "line": line
+        }
+    if kind == "duplicate":
+        first = re.search(r"(\d+)$", error.get("message", ""))
+        return _("Line %(line)s: the bank transaction id repeats line %(first)s.") % {
+            "line": line,
+            "first": first.group(1) if first else "?",
+        }
+    return error.get("message", "")
+
+
+@dataclass(frozen=True)
+class LineShown:
+    """A statement line's verdict as the result page shows it."""
+
+    line: Any  # polis.motor.gateway_schemas.ReconciliationLine
+    policy_number: str | None
+    why: str
+
+
+@dataclass(frozen=True)
+class Total:
+    """The lines of one outcome: how many and their amount."""
+
+    status: str
+    count: int
+    amount: Decimal
+
+
+def _line_why(line: Any) -> str:
+    """Why a line is UNMATCHED or DISPUTED, in the page's language (the reasons of
+    reconciliation.reconcile)."""
+    if line.status == "UNMATCHED":
+        return _("No payment has this reference.")
+    if line.status != "DISPUTED":
+        return ""
+    if line.expected_amount is not None and line.expected_amount != line.amount:
+        return _("The payment's amount is %(expected)s, the bank's %(amount)s.") % {
+            "expected": baht(line.expected_amount),
+            "amount": baht(line.amount),
+        }
+    return _("The payment was already matched by another bank transaction.")
+
+
+async def _shown_lines(session: DBSession, result: ReconciliationResult) -> list[LineShown]:
+    """The result's lines with the policy number of each payment found."""
+    ids = {line.payment_id for line in result.lines if line.payment_id is not None}
+    numbers: dict[uuid.UUID, str] = {}
+    if ids:
+        found = await session.execute(
+            select(MotorPayment.id, MotorPolicy.policy_number)
+            .join(MotorPolicy, MotorPolicy.id == MotorPayment.policy_id)
+            .where(MotorPayment.id.in_(ids))
+        )
+        numbers = dict(found.all())
+    return [
+        LineShown(line, numbers.get(line.payment_id) if line.payment_id else None, _line_why(line))
+        for line in result.lines
+    ]
+
+
+def _totals(result: ReconciliationResult) -> list[Total]:
+    return [
+        Total(
+            status,
+            sum(1 for x in result.lines if x.status == status),
+            sum((x.amount for x in result.lines if x.status == status), Decimal("0.00")),
+        )
+        for status in ("MATCHED", "UNMATCHED", "DISPUTED")
+    ]
+
+
+def _reconciliation_page(
+    request: Request,
+    principal: Principal,
+    *,
+    result: ReconciliationResult | None = None,
+    lines: list[LineShown] | None = None,
+    file_name: str | None = None,
+    errors: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "columns": reconciliation.COLUMNS,
+        "max_lines": reconciliation.MAX_LINES,
+        "max_size": human_size(request.app.state.settings.document_max_bytes),
+        "result": result,
+        "lines": lines or [],
+        "totals": _totals(result) if result else [],
+        "total_amount": sum((x.amount for x in result.lines), Decimal("0.00")) if result else 0,
+        "file_name": file_name,
+        "errors": errors or [],
+        "words": _reconciliation_words(),
+        "badges": RECONCILIATION_BADGES,
+        "can_open_policy": principal.can("motor.policies:read"),
+    }
+    return render(request, "motor/reconciliation.html", context, status_code=status_code)
+
+
+@router.get("/reconciliation")
+async def reconciliation_form(request: Request, principal: PaymentsReconcile) -> Response:
+    """The bank statement upload (POST /motor/payments/reconciliations), with the columns
+    the file must have. The service keeps no record of a run: the result is shown once,
+    after the upload (uploading the same statement again changes nothing)."""
+    return _reconciliation_page(request, principal)
+
+
+@router.post("/reconciliation", dependencies=[CsrfChecked])
+async def reconcile_statement(
+    request: Request, session: DBSession, principal: PaymentsReconcile
+) -> Response:
+    """Reconcile a bank statement CSV (multipart, field `file`; reconciliation.parse_statement
+    and reconcile, as POST /motor/payments/reconciliations with its size limit): each line
+    MATCHED, UNMATCHED or DISPUTED. A file the service refuses: every refusal next to the
+    file field (422), nothing reconciled."""
+    limit: int = request.app.state.settings.document_max_bytes
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, StarletteUploadFile) or not upload.filename:
+        return _reconciliation_page(
+            request, principal, errors=[_("Choose a file.")], status_code=422
+        )
+    data = await upload.read(limit + 1)
+    try:
+        if len(data) > limit:
+            raise reconciliation.InvalidStatement(
+                [{"field": "file", "message": f"at most {limit} bytes", "type": "too_large"}]
+            )
+        lines = reconciliation.parse_statement(data)
+        async with session.begin_nested():
+            result = await reconciliation.reconcile(session, lines, user_id=principal.user_id)
+    except reconciliation.InvalidStatement as exc:
+        refusals = [_statement_error(e, limit) for e in exc.extra.get("errors", [])]
+        return _reconciliation_page(
+            request, principal, file_name=upload.filename, errors=refusals, status_code=422
+        )
+    shown = await _shown_lines(session, result)
+    return _reconciliation_page(
+        request, principal, result=result, lines=shown, file_name=upload.filename
     )
