@@ -117,8 +117,9 @@ def error_of(html: str, field: str) -> str:
 
 
 async def web_session_of(client: AsyncClient, session: AsyncSession, role: str) -> uuid.UUID:
-    """A user of a role the web cannot sign in yet (second factor, decision 0066): the API's
-    full session (password + TOTP) placed in the page cookie. Returns the user id."""
+    """A signed-in user of a role that requires a second factor, without going through the
+    sign-in pages (tests/web/test_two_factor_pages.py covers those): the API's full session
+    (password + TOTP) placed in the page cookie. Returns the user id."""
     user, headers = await signed_in(client, session, role=role)
     token = headers["Authorization"].removeprefix("Bearer ")
     client.cookies.set(SESSION_COOKIE, token, path="/web")

@@ -5,12 +5,19 @@ Every route runs its reads through the request's session as `polis_self_service`
 person's id set, reusing the domains' services and response schemas: the queries are the
 staff routes' own, and PostgreSQL's policies narrow them to the person's rows. Another
 person's id answers 404, exactly like an id that does not exist.
+
+What a person may cause to be written (a document on their claim, a reimbursement claim of
+their own, the first notice of a motor claim on their own policy) is written as the
+application (`as_application`), after RLS has shown the member, claim or policy to be theirs
+(decision 0068). The Idempotency-Key of a submission is taken before the self-service mode is
+entered (the role reads nothing of `iam`) and its answer stored as the application.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import (
     APIRouter,
@@ -25,7 +32,7 @@ from fastapi import (
     UploadFile,
     status,
 )
-from pydantic import create_model
+from pydantic import Field, create_model, model_validator
 from sqlalchemy import select
 
 from polis.config import Settings
@@ -36,10 +43,18 @@ from polis.health import document_endpoints as health_documents
 from polis.health import document_schemas as health_document_schemas
 from polis.health import eob as eob_service
 from polis.health import schemas as health_schemas
-from polis.health.endpoints import _CLAIMS_NEWEST_FIRST, _claim_detail, _member_detail
+from polis.health.adjudication import DOCUMENTS_REQUIRED, required_documents, submit_claim
+from polis.health.authorizations import today_jakarta
+from polis.health.endpoints import (
+    _CLAIMS_NEWEST_FIRST,
+    _claim_detail,
+    _member_detail,
+    _submitted_detail,
+    claim_request,
+)
 from polis.health.eob_endpoints import PDF, _wants_pdf
 from polis.health.models import Member
-from polis.health.service import ClaimFilter
+from polis.health.service import ClaimFilter, InvalidFields
 from polis.health.service import claim as claim_service
 from polis.health.service import member as member_service
 from polis.iam.self_service import SelfService, as_application, own_customer, own_member
@@ -52,16 +67,19 @@ from polis.motor import schemas as motor_schemas
 from polis.motor.claim_document_schemas import ClaimDocumentOut, DocumentType
 from polis.motor.claim_endpoints import claim_out
 from polis.motor.claim_schemas import Claim as MotorClaimSchema
+from polis.motor.claim_schemas import ClaimCreate as MotorClaimCreate
 from polis.motor.customers import customers as customer_service
 from polis.motor.document_schemas import PolicyDocumentList
-from polis.motor.models import MotorPayment, MotorPolicy
+from polis.motor.models import MotorClaim, MotorPayment, MotorPolicy
 from polis.motor.payment_schemas import Payment as MotorPaymentSchema
 from polis.motor.payment_schemas import PromptPayQR
 from polis.motor.policy_endpoints import policy_out, with_payments
 from polis.motor.policy_schemas import Policy as MotorPolicySchema
 from polis.motor.policy_schemas import PolicyWithPayments
+from polis.platform.errors import NotFound
+from polis.platform.idempotency import IdempotencyKey
 from polis.platform.pagination import Keyset, Page, PageQuery, paginate
-from polis.platform.schemas import Problem, Schema, ValidationProblem
+from polis.platform.schemas import Problem, RequestSchema, Schema, ValidationProblem
 
 router = APIRouter(prefix="/me", tags=["self-service"])
 
@@ -73,12 +91,14 @@ MemberSelf = Annotated[SelfService, own_member("health.members:read_own")]
 MemberClaims = Annotated[SelfService, own_member("health.claims:read_own")]
 MemberDocuments = Annotated[SelfService, own_member("documents:read_own")]
 MemberUploads = Annotated[SelfService, own_member("documents:write_own")]
+MemberSubmissions = Annotated[SelfService, own_member("health.claims:submit_own")]
 CustomerSelf = Annotated[SelfService, own_customer("motor.customers:read_own")]
 CustomerPolicies = Annotated[SelfService, own_customer("motor.policies:read_own")]
 CustomerPayments = Annotated[SelfService, own_customer("motor.payments:read_own")]
 CustomerClaims = Annotated[SelfService, own_customer("motor.claims:read_own")]
 CustomerDocuments = Annotated[SelfService, own_customer("documents:read_own")]
 CustomerUploads = Annotated[SelfService, own_customer("documents:write_own")]
+CustomerSubmissions = Annotated[SelfService, own_customer("motor.claims:submit_own")]
 
 PolicyNumber = Annotated[str, Path(min_length=1, max_length=50)]
 
@@ -95,6 +115,45 @@ OwnMotorClaim: type[Schema] = create_model(  # type: ignore[call-overload]
         if name not in _STAFF_ONLY
     },
 )
+
+
+class OwnHealthClaimCreate(RequestSchema):
+    """A reimbursement claim of your own: the body of POST /health/claims without
+    `member_number` (you, from your login), `claim_type` (always reimbursement) and
+    `authorization_number` (your guarantee letters are looked up by the service type)."""
+
+    provider_code: health_schemas.Code = Field(examples=["RS-MEDIKA-JKT"])
+    service_type: health_schemas.ServiceType
+    service_date: date = Field(description="Not after today (Asia/Jakarta)")
+    admission_date: date | None = None
+    discharge_date: date | None = None
+    items: list[health_schemas.ClaimItemCreate] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        if (
+            self.admission_date is not None
+            and self.discharge_date is not None
+            and self.discharge_date < self.admission_date
+        ):
+            raise ValueError("discharge_date must not be before admission_date")
+        return self
+
+
+class OwnHealthClaim(health_schemas.ClaimDetail):
+    """Your submitted claim as adjudicated, and what it waits for."""
+
+    pended_reason: str | None = Field(
+        description="Why the claim waits for a person (documents_required, review_amount,"
+        " awaiting_funds), else null",
+        examples=["documents_required"],
+    )
+    documents_required: list[str] = Field(
+        description="The document types to attach with POST /me/health/claims/{id}/documents"
+        " before the claim is looked at (a pended reimbursement claim)",
+        examples=[["invoice", "receipt"]],
+    )
+
 
 _PAYMENTS_NEWEST_FIRST = Keyset(
     "me.motor.payments.created_at", MotorPayment.created_at, MotorPayment.id, descending=True
@@ -131,6 +190,70 @@ async def my_health_claims(
         items=[health_schemas.ClaimListItem.model_validate(dict(r._mapping)) for r in items],
         next_cursor=next_cursor,
     )
+
+
+def staff_claim_body(member_number: str, body: OwnHealthClaimCreate) -> health_schemas.ClaimCreate:
+    """The body of POST /health/claims for the member's own reimbursement claim."""
+    if body.service_date > today_jakarta():
+        raise InvalidFields(
+            [
+                {
+                    "field": "body.service_date",
+                    "message": "service_date must not be after today (Asia/Jakarta)",
+                    "type": "service_date_in_future",
+                }
+            ]
+        )
+    return health_schemas.ClaimCreate(
+        member_number=member_number, claim_type="reimbursement", **body.model_dump()
+    )
+
+
+async def submit_own_claim(
+    session: DBSession, me: SelfService, body: OwnHealthClaimCreate
+) -> OwnHealthClaim:
+    """Submit and adjudicate the member's own reimbursement claim (the service of POST
+    /health/claims). The member number is read under RLS from the login's link; the claim,
+    its lines, accumulators and EOB are written as the application. A refusal raises before
+    anything is written. The API and the portal both call it."""
+    number = await session.scalar(select(Member.member_number).where(Member.id == me.member_id))
+    if number is None:  # the link was just removed
+        raise NotFound("Your membership was not found.", type_="member-not-found")
+    staff_body = staff_claim_body(number, body)
+    async with as_application(session, me):
+        outcome = await submit_claim(session, claim_request(staff_body, str(me.principal.user_id)))
+        missing: list[str] = []
+        if outcome.pended_reason == DOCUMENTS_REQUIRED:
+            missing = list(await required_documents(session))
+    return OwnHealthClaim(
+        **_submitted_detail(staff_body, outcome).model_dump(),
+        pended_reason=outcome.pended_reason,
+        documents_required=missing,
+    )
+
+
+@router.post(
+    "/health/claims",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OwnHealthClaim,
+    responses={**_REFUSALS, 409: _PROBLEM, 422: _INVALID},
+)
+async def submit_my_health_claim(
+    body: OwnHealthClaimCreate,
+    idem: IdempotencyKey,  # taken before the self-service mode: as the application
+    me: MemberSubmissions,
+    session: DBSession,
+) -> Response:
+    """Submit a reimbursement claim for yourself, adjudicated at once by the rules of POST
+    /health/claims (amounts, limits, deductible, exclusions). Without the documents the
+    insurer requires (HEALTH_REIMBURSEMENT_DOCUMENTS) the claim is `pended`
+    (`pended_reason: documents_required`) and moves nothing: attach `documents_required`
+    with POST /me/health/claims/{id}/documents. An unknown provider or benefit is a 404, a
+    service date outside your cover, in the future or an invalid ICD-10 code a 422; nothing
+    is written then. Send an Idempotency-Key: a retry replays the first answer."""
+    answer = await submit_own_claim(session, me, body)
+    async with as_application(session, me):
+        return await idem.respond(session, answer, status_code=201)
 
 
 @router.get(
@@ -374,6 +497,60 @@ async def my_motor_claim(claim_id: uuid.UUID, me: CustomerClaims, session: DBSes
 
 def _own_claim(claim: Any, policy: Any) -> dict[str, Any]:
     return claim_out(claim, policy).model_dump(exclude=set(_STAFF_ONLY))
+
+
+async def own_policy(
+    session: DBSession, *, policy_id: uuid.UUID | None = None, policy_number: str | None = None
+) -> MotorPolicy:
+    """The customer's live policy by id or number, read under RLS: NotFound (404) when it is
+    not theirs or does not exist."""
+    stmt = select(MotorPolicy).where(MotorPolicy.deleted_at.is_(None))
+    if policy_id is not None:
+        stmt = stmt.where(MotorPolicy.id == policy_id)
+    else:
+        stmt = stmt.where(MotorPolicy.policy_number == (policy_number or ""))
+    policy = (await session.execute(stmt)).scalar_one_or_none()
+    if policy is None:
+        raise NotFound(f"Policy {policy_id or policy_number} does not exist.")
+    return policy
+
+
+async def report_own_claim(
+    session: DBSession, me: SelfService, body: MotorClaimCreate
+) -> tuple[MotorClaim, MotorPolicy]:
+    """First notice of loss on the customer's own policy (the service of POST /motor/claims):
+    the policy is looked up under RLS (404 unless it is theirs), then the claim is checked,
+    written and fraud-scored as the application, against that very policy. The API and the
+    portal both call it."""
+    policy = await own_policy(session, policy_id=body.policy_id, policy_number=body.policy_number)
+    named = body.model_copy(update={"policy_id": policy.id, "policy_number": None})
+    async with as_application(session, me):
+        return await motor_claims.report_claim(session, named, user_id=me.principal.user_id)
+
+
+@router.post(
+    "/motor/claims",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OwnMotorClaim,
+    responses={**_REFUSALS, 409: _PROBLEM, 422: _INVALID},
+)
+async def report_my_motor_claim(
+    body: MotorClaimCreate,
+    idem: IdempotencyKey,  # taken before the self-service mode: as the application
+    me: CustomerSubmissions,
+    session: DBSession,
+) -> Response:
+    """Notify a claim (first notice of loss) on one of your policies, with the body and the
+    checks of POST /motor/claims: the policy ACTIVE (else 409 `policy-not-active`), its
+    period holding the incident's Bangkok date, its type covering what is claimed, the
+    amount within MAX_CLAIM_AMOUNT. Another customer's policy is a 404; a refusal writes
+    nothing. The answer is the claim as GET /me/motor/claims/{id} shows it (no fraud
+    scoring); send photos with POST /me/motor/claims/{id}/documents. Send an
+    Idempotency-Key: a retry replays the first answer."""
+    claim, policy = await report_own_claim(session, me, body)
+    answer = OwnMotorClaim.model_validate(_own_claim(claim, policy))
+    async with as_application(session, me):
+        return await idem.respond(session, answer, status_code=201)
 
 
 async def _own_premium(session: DBSession, payment_id: uuid.UUID) -> MotorPayment:

@@ -132,6 +132,14 @@ FLASHES = {
         "The second factor has been reset and the user's sessions have been ended."
     ),
     "user_sessions_ended": "Every session of the user has been ended.",
+    # Self-service submissions (pages.portal)
+    "claim_submitted": "Your claim has been submitted.",
+    "claim_submitted_documents": (
+        "Your claim has been submitted. It waits for the documents it needs: attach them below."
+    ),
+    "claim_notified": (
+        "Your claim has been reported. Send photos of the damage and other documents below."
+    ),
 }
 
 
