@@ -104,7 +104,7 @@ def _words() -> dict[str, dict[str, str]]:
             "AUDITOR": _("Auditor"),
         },
         "status": {
-            "ACTIVE": _("Active"),
+            "ACTIVE": _("Enabled"),
             "INACTIVE": _("Inactive"),
             "LOCKED": _("Locked"),
             "SUSPENDED": _("Suspended"),
