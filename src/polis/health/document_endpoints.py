@@ -135,14 +135,17 @@ async def list_claim_documents(
 ) -> list[schemas.ClaimDocument]:
     """The claim's documents, oldest upload first."""
     await _require_claim(session, claim_id)
-    rows = (
-        await session.scalars(
-            select(ClaimDocument)
-            .where(ClaimDocument.claim_id == claim_id)
-            .order_by(ClaimDocument.uploaded_at, ClaimDocument.id)
-        )
-    ).all()
-    return [document_out(r) for r in rows]
+    return [document_out(r) for r in await claim_document_rows(session, claim_id)]
+
+
+async def claim_document_rows(session: AsyncSession, claim_id: uuid.UUID) -> list[ClaimDocument]:
+    """A claim's documents, oldest upload first (this route and the claim pages)."""
+    rows = await session.scalars(
+        select(ClaimDocument)
+        .where(ClaimDocument.claim_id == claim_id)
+        .order_by(ClaimDocument.uploaded_at, ClaimDocument.id)
+    )
+    return list(rows.all())
 
 
 @router.get(

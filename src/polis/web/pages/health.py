@@ -40,7 +40,7 @@ from polis.health.adjudication import (
 from polis.health.authorization_endpoints import _NEWEST_FIRST
 from polis.health.authorization_schemas import AuthorizationDecision
 from polis.health.authorizations import today_jakarta
-from polis.health.document_endpoints import attach_claim_document
+from polis.health.document_endpoints import attach_claim_document, claim_document_rows
 from polis.health.models import Claim, ClaimDocument, Eob, Plan
 from polis.health.payment_endpoints import _PAYMENTS_NEWEST_FIRST
 from polis.health.schemas import (
@@ -199,39 +199,38 @@ async def _claim_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    context = await claim_context(session, claim_id, documents=principal.can("documents:read"))
+    status = context["claim"].status
+    context.update(
+        history=await claim_history(session, claim_id),
+        can_decide=principal.can("health.claims:decide") and status == "pended",
+        actions=claim_actions(principal, status),
+        errors=errors or {},
+        values=values or {},
+    )
+    return render(request, "health/claim.html", context, status_code=status_code)
+
+
+async def claim_context(
+    session: DBSession, claim_id: uuid.UUID, *, documents: bool
+) -> dict[str, Any]:
+    """What the claim page (health/claim.html) shows of a claim, for staff and for the
+    member's own page alike: the claim, its lines in plain words, its documents (when
+    `documents`), whether it has an EOB and in which language to offer it."""
     view = await claim_service.get(session, claim_id)
     lang = i18n.current_language()
-    lines = claim_lines(view, lang)
-    documents: list[ClaimDocument] = []
-    if principal.can("documents:read"):
-        documents = list(
-            (
-                await session.scalars(
-                    select(ClaimDocument)
-                    .where(ClaimDocument.claim_id == claim_id)
-                    .order_by(ClaimDocument.uploaded_at, ClaimDocument.id)
-                )
-            ).all()
-        )
-    has_eob = await session.scalar(select(Eob.id).where(Eob.claim_id == claim_id)) is not None
-    history = await claim_history(session, claim_id)
-    context = {
+    has_eob = await session.scalar(select(Eob.id).where(Eob.claim_id == claim_id))
+    return {
         "view": view,
         "claim": view.claim,
         "claim_status": words(STATUSES, view.claim.status),
-        "lines": lines,
-        "documents": documents,
-        "has_eob": has_eob,
+        "lines": claim_lines(view, lang),
+        "documents": await claim_document_rows(session, claim_id) if documents else [],
+        "has_eob": has_eob is not None,
         "eob_lang": lang if lang in eob_service.LANGUAGES else "en",
-        "history": history,
-        "can_decide": principal.can("health.claims:decide") and view.claim.status == "pended",
-        "actions": claim_actions(principal, view.claim.status),
         "document_words": {code: words(DOCUMENT_WORDS, code) for code in DOCUMENT_WORDS},
-        "errors": errors or {},
-        "values": values or {},
         "status_words": STATUSES,
     }
-    return render(request, "health/claim.html", context, status_code=status_code)
 
 
 @router.get("/claims/{claim_id}")

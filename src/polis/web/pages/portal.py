@@ -45,8 +45,6 @@ from polis.health.adjudication import DOCUMENTS_REQUIRED
 from polis.health.document_endpoints import download_claim_document
 from polis.health.models import (
     Claim,
-    ClaimDocument,
-    Eob,
     Member,
     MemberCoverage,
     PlanBenefit,
@@ -84,12 +82,12 @@ from polis.platform.pagination import Keyset, PageParams, paginate
 from polis.web import i18n
 from polis.web.forms import text
 from polis.web.pages.auth import CHALLENGE_COOKIE, _open_session, _rate_limited, safe_next
-from polis.web.pages.health import _document_refusal, attach_from_form, claim_lines
+from polis.web.pages.health import _document_refusal, attach_from_form, claim_context
 from polis.web.pages.motor import BANGKOK, PREMIUM_TYPES, _bangkok_time
 from polis.web.routing import WebRoute, redirect
 from polis.web.session import COOKIE_PATH, CsrfChecked, State, require_page
 from polis.web.templating import flash, render
-from polis.web.words import DOCUMENT_WORDS, STATUSES, words
+from polis.web.words import STATUSES
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 _ = i18n.gettext_
@@ -283,37 +281,17 @@ async def _my_health_claim(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    lang = i18n.current_language()
     async with own_records(session, principal, "member"):
-        view = await claim_service.get(session, claim_id)
-        documents_ = list(
-            (
-                await session.scalars(
-                    select(ClaimDocument)
-                    .where(ClaimDocument.claim_id == claim_id)
-                    .order_by(ClaimDocument.uploaded_at, ClaimDocument.id)
-                )
-            ).all()
-        )
-        has_eob = await session.scalar(select(Eob.id).where(Eob.claim_id == claim_id))
-    context = {
-        "view": view,
-        "claim": view.claim,
-        "claim_status": words(STATUSES, view.claim.status),
-        "lines": claim_lines(view, lang),
-        "documents": documents_,
-        "has_eob": has_eob is not None,
-        "eob_lang": lang if lang in eob_service.LANGUAGES else "en",
-        "history": [],
-        "can_decide": False,
-        "actions": {"document": principal.can("documents:write_own")},
-        "document_words": {code: words(DOCUMENT_WORDS, code) for code in DOCUMENT_WORDS},
-        "errors": errors or {},
-        "values": values or {},
-        "status_words": STATUSES,
-        "own": True,
-        "base": f"{PORTAL}/health",
-    }
+        context = await claim_context(session, claim_id, documents=True)
+    context.update(
+        history=[],
+        can_decide=False,
+        actions={"document": principal.can("documents:write_own")},
+        errors=errors or {},
+        values=values or {},
+        own=True,
+        base=f"{PORTAL}/health",
+    )
     return render(request, "health/claim.html", context, status_code=status_code)
 
 
