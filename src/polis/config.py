@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = 40
     db_pool_timeout: int = 30
     db_statement_timeout_ms: int = 30_000
+    db_ping_after_idle_seconds: float = Field(
+        default=10.0, ge=0, description="Ping a pooled connection idle this long before use"
+    )
 
     # Read replica (READ_DATABASE_URL; polis.db.session, decision 0055).
     replica_fallback_seconds: float = Field(

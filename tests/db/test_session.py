@@ -7,6 +7,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 from polis.config import Settings
@@ -70,3 +71,44 @@ async def test_a_failed_unit_of_work_writes_nothing(create_database: Callable[[]
         await db.dispose()
     with psycopg.connect(url) as conn:
         assert conn.execute("select array_agg(n) from t").fetchone() == ([2],)
+
+
+async def _backend_pid(db: Database) -> int:
+    async with db.transaction() as s:
+        return int(await s.scalar(text("select pg_backend_pid()")) or 0)
+
+
+def _terminate(url: str, pid: int) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_terminate_backend(%s, 5000)", (pid,))
+
+
+async def test_a_connection_idle_past_the_threshold_is_pinged_and_replaced_when_dead(
+    db_url: str,
+) -> None:
+    # Threshold 0: every checkout of a used connection pings it first (as pool_pre_ping).
+    db = Database.connect(db_url, Settings(database_url=db_url, db_ping_after_idle_seconds=0))
+    try:
+        first = await _backend_pid(db)
+        _terminate(db_url, first)  # a server restart or failover, as the pool sees it
+        second = await _backend_pid(db)  # the dead connection never reaches the request
+    finally:
+        await db.dispose()
+    assert second not in (0, first)
+
+
+async def test_a_connection_back_a_moment_ago_is_used_without_a_ping(db_url: str) -> None:
+    # Threshold one hour: a connection returned a moment ago is not pinged, so one killed
+    # meanwhile fails the request that takes it (what the threshold trades for two round
+    # trips per request); the pool then replaces it for the next request.
+    db = Database.connect(db_url, Settings(database_url=db_url, db_ping_after_idle_seconds=3600))
+    try:
+        first = await _backend_pid(db)
+        _terminate(db_url, first)
+        with pytest.raises(DBAPIError) as failed:
+            await _backend_pid(db)
+        # A lost connection: the app answers 503 database-unavailable (polis.platform.errors).
+        assert failed.value.connection_invalidated
+        assert await _backend_pid(db) not in (0, first)
+    finally:
+        await db.dispose()

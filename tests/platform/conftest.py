@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from polis.db.session import DBSession
@@ -107,6 +108,18 @@ async def not_null(session: DBSession) -> None:
 async def too_long(session: DBSession) -> None:
     """A value longer than its column."""
     await session.execute(text(_INSERT_USER), {"u": "y" * 101, "e": "long@x.test", "r": "AGENT"})
+
+
+@probe.get("/connection-lost")
+async def connection_lost() -> None:
+    """What SQLAlchemy raises when the server closed the connection mid-statement (asyncpg:
+    a plain DBAPIError with connection_invalidated set; tests/db/test_session.py)."""
+    raise DBAPIError(
+        "select 1",
+        None,
+        Exception("connection was closed in the middle of operation"),
+        connection_invalidated=True,
+    )
 
 
 def probe_app(app: FastAPI) -> FastAPI:

@@ -110,6 +110,13 @@ class TestDatabaseErrors:
             assert secret not in response.text
         assert "SQL" not in response.text and "INSERT" not in response.text.upper()
 
+    async def test_a_lost_connection_is_503_database_unavailable(
+        self, probe_client: AsyncClient
+    ) -> None:
+        response = await probe_client.get("/probe/connection-lost")
+        assert_problem(response, 503, "urn:polis:problem:database-unavailable")
+        assert "closed" not in response.text
+
     async def test_the_transaction_is_usable_afterwards(self, probe_client: AsyncClient) -> None:
         await probe_client.post("/probe/unique")
         assert (await probe_client.get("/readyz")).status_code == 200

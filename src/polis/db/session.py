@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -62,14 +62,44 @@ def make_engine(url: str, settings: Settings, *, replica: bool = False) -> Async
     if replica:
         server_settings["default_transaction_read_only"] = "on"
         connect_args["timeout"] = settings.replica_connect_timeout_seconds
-    return create_async_engine(
+    engine = create_async_engine(
         with_driver(url, "asyncpg"),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        pool_pre_ping=True,
         connect_args=connect_args,
     )
+    ping_after_idle(engine, settings.db_ping_after_idle_seconds)
+    return engine
+
+
+def ping_after_idle(engine: AsyncEngine, seconds: float) -> None:
+    """Test a pooled connection before use only when it sat idle `seconds` or more.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: two round trips (BEGIN, ROLLBACK
+    around the ping) per request under load, where a connection returned a moment ago is
+    known to be alive. A connection idle longer may have been closed by a server restart, a
+    failover or an idle timeout on the way: it is pinged, and one that fails is replaced
+    before the request sees it (the pool retries the checkout with a new connection).
+    `seconds` = 0 pings every checkout, as `pool_pre_ping` would (decision 0071).
+    """
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["polis_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("polis_idle_since")
+        if since is None or time.monotonic() - since < seconds:
+            return  # new, or back in the pool a moment ago
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - any failure means a dead connection
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection failed its ping")
 
 
 @dataclass

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select, text, update
+from sqlalchemy import Select, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -127,6 +127,25 @@ class UserRepository:
         await self.session.flush()
 
 
+# Built once: every authenticated request runs one of these (decision 0071).
+_LIVE_SESSION = (
+    select(UserSession, User)
+    .join(User, User.id == UserSession.user_id)
+    .where(
+        UserSession.session_id == bindparam("token_hash"),
+        UserSession.is_active.is_(True),
+        or_(
+            UserSession.access_expires_at.is_(None),
+            UserSession.access_expires_at > bindparam("now"),
+        ),
+        UserSession.expires_at > bindparam("now"),
+        User.deleted_at.is_(None),
+        User.account_status == "ACTIVE",
+    )
+)
+_LIVE_SESSION_NOT_IDLE = _LIVE_SESSION.where(UserSession.last_activity_at > bindparam("idle_since"))
+
+
 class SessionRepository:
     """Reads and writes iam.user_sessions and iam.refresh_tokens."""
 
@@ -156,21 +175,12 @@ class SessionRepository:
         """The active session whose current access token has this hash, when neither the
         token, the session nor (with `idle_since`) its activity has run out; and its live
         ACTIVE user."""
-        stmt = (
-            select(UserSession, User)
-            .join(User, User.id == UserSession.user_id)
-            .where(
-                UserSession.session_id == token_hash,
-                UserSession.is_active.is_(True),
-                or_(UserSession.access_expires_at.is_(None), UserSession.access_expires_at > now),
-                UserSession.expires_at > now,
-                User.deleted_at.is_(None),
-                User.account_status == "ACTIVE",
-            )
-        )
-        if idle_since is not None:
-            stmt = stmt.where(UserSession.last_activity_at > idle_since)
-        row = (await self.session.execute(stmt)).one_or_none()
+        params = {"token_hash": token_hash, "now": now}
+        if idle_since is None:
+            stmt = _LIVE_SESSION
+        else:
+            stmt, params["idle_since"] = _LIVE_SESSION_NOT_IDLE, idle_since
+        row = (await self.session.execute(stmt, params)).one_or_none()
         return (row[0], row[1]) if row else None
 
     async def touch(self, user_session: UserSession, *, now: datetime, before: datetime) -> bool:

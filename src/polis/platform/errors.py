@@ -285,7 +285,12 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     elif sqlstate and sqlstate.startswith("22"):
         # Data exceptions: a value too long, out of range or malformed for its column.
         status, slug, title = 422, "invalid-value", "Invalid Value"
-    elif isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+    elif (
+        isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+        or exc.connection_invalidated
+    ):
+        # Unreachable, or the connection died mid-request (a server restart, a failover):
+        # asyncpg's "connection was closed" is a plain DBAPIError with the flag set.
         status, slug, title = 503, "database-unavailable", "Service Unavailable"
     else:
         log.exception("database_error", sqlstate=sqlstate)

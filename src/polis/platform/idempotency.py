@@ -26,8 +26,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from pydantic import BaseModel
+from sqlalchemy import Text, bindparam, cast, null, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -79,6 +80,51 @@ def request_hash(method: str, path: str, query: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+_TAKEN_OVER = (
+    "method",
+    "path",
+    "request_hash",
+    "response_status",
+    "response_body",
+    "created_at",
+    "expires_at",
+)
+
+
+def _take_statement() -> Any:
+    """INSERT the key, or take over an expired one; RETURNING the key when taken."""
+    ins = insert(KeyRow).values(
+        user_id=bindparam("user_id"),
+        key=bindparam("key"),
+        method=bindparam("method"),
+        path=bindparam("path"),
+        request_hash=bindparam("request_hash"),
+        response_status=null(),
+        response_body=null(),
+        created_at=bindparam("now"),
+        expires_at=bindparam("expires_at"),
+    )
+    return ins.on_conflict_do_update(
+        index_elements=[KeyRow.user_id, KeyRow.key],
+        set_={k: ins.excluded[k] for k in _TAKEN_OVER},
+        where=KeyRow.expires_at <= bindparam("now"),
+    ).returning(KeyRow.key)
+
+
+# Built once (decision 0071): taking a key is one statement on every POST that creates.
+_TAKE = _take_statement()
+
+# The response as JSON text, stored as it was sent (no second encoding).
+_STORE = (
+    update(KeyRow)
+    .where(KeyRow.user_id == bindparam("b_user_id"), KeyRow.key == bindparam("b_key"))
+    .values(
+        response_status=bindparam("b_status"),
+        response_body=cast(bindparam("b_body", type_=Text), JSONB),
+    )
+)
+
+
 async def claim(
     session: AsyncSession,
     *,
@@ -91,24 +137,16 @@ async def claim(
 ) -> KeyRow | None:
     """Take the key for this request: None when taken (go ahead), else the existing row."""
     now = now or datetime.now(UTC)
-    values = {
+    params = {
         "user_id": user_id,
         "key": key,
         "method": method,
         "path": path,
         "request_hash": hash_,
-        "response_status": None,
-        "response_body": None,
-        "created_at": now,
+        "now": now,
         "expires_at": now + TTL,
     }
-    insert_ = insert(KeyRow).values(**values)
-    take = insert_.on_conflict_do_update(
-        index_elements=[KeyRow.user_id, KeyRow.key],
-        set_={k: insert_.excluded[k] for k in values if k not in ("user_id", "key")},
-        where=KeyRow.expires_at <= now,
-    ).returning(KeyRow.key)
-    if (await session.execute(take)).scalar_one_or_none() is not None:
+    if (await session.execute(_TAKE, params)).scalar_one_or_none() is not None:
         return None
     existing = select(KeyRow).where(KeyRow.user_id == user_id, KeyRow.key == key)
     return (await session.execute(existing.execution_options(populate_existing=True))).scalar_one()
@@ -117,11 +155,11 @@ async def claim(
 async def store(
     session: AsyncSession, *, user_id: uuid.UUID, key: str, status: int, body: Any
 ) -> None:
-    """Record the response of the request that holds the key."""
+    """Record the response of the request that holds the key (`body`: JSON-able data, or
+    the JSON text itself as bytes)."""
+    text_ = body.decode() if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False)
     await session.execute(
-        update(KeyRow)
-        .where(KeyRow.user_id == user_id, KeyRow.key == key)
-        .values(response_status=status, response_body=body)
+        _STORE, {"b_user_id": user_id, "b_key": key, "b_status": status, "b_body": text_}
     )
 
 
@@ -144,12 +182,19 @@ class Idempotency:
 
     async def respond(
         self, session: AsyncSession, content: Any, *, status_code: int = 201
-    ) -> JSONResponse:
-        """The JSON response, stored under the key (when there is one) for replays."""
-        body = jsonable_encoder(content)
+    ) -> Response:
+        """The JSON response, stored under the key (when there is one) for replays.
+
+        A pydantic model is encoded once, by pydantic (`model_dump_json`, by alias as
+        FastAPI would), and the same text is sent and stored; other content goes through
+        FastAPI's `jsonable_encoder`."""
+        if isinstance(content, BaseModel):
+            body = content.model_dump_json(by_alias=True).encode()
+        else:
+            body = JSONResponse(jsonable_encoder(content)).body
         if self.key is not None:
             await store(session, user_id=self.user_id, key=self.key, status=status_code, body=body)
-        return JSONResponse(body, status_code=status_code)
+        return Response(body, status_code=status_code, media_type="application/json")
 
 
 class IdempotencyDependency:
