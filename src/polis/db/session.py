@@ -96,7 +96,7 @@ def ping_after_idle(engine: AsyncEngine, seconds: float) -> None:
             return  # new, or back in the pool a moment ago
         try:
             alive = dialect.do_ping(dbapi_connection)
-        except Exception as exc:  # noqa: BLE001 - any failure means a dead connection
+        except Exception as exc:  # any failure means a dead connection
             raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
         if not alive:
             raise DisconnectionError("pooled connection failed its ping")

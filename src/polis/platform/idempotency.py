@@ -191,7 +191,7 @@ class Idempotency:
         if isinstance(content, BaseModel):
             body = content.model_dump_json(by_alias=True).encode()
         else:
-            body = JSONResponse(jsonable_encoder(content)).body
+            body = bytes(JSONResponse(jsonable_encoder(content)).body)
         if self.key is not None:
             await store(session, user_id=self.user_id, key=self.key, status=status_code, body=body)
         return Response(body, status_code=status_code, media_type="application/json")
