@@ -31,7 +31,6 @@ from polis.iam.models import User, UserSession
 from polis.iam.permissions import check_known, permissions_for
 from polis.iam.service import auth as auth_service
 from polis.iam.two_factor import enrolment_pending
-from polis.platform.context import apply_audit_context, current_context
 from polis.platform.errors import Forbidden, Unauthorized
 
 PUBLIC = "public"
@@ -103,12 +102,8 @@ async def _principal(
     found = await auth_service.load_session(session, credentials.credentials)
     if found is None:
         raise Unauthorized("The token is invalid or has expired.", type_="invalid-token")
-    user_session, user = found
-    ctx = current_context()
-    if ctx is not None:
-        ctx.user_id, ctx.user_role = user.id, user.role
+    user_session, user = found  # the audit context is set (load_session)
     structlog.contextvars.bind_contextvars(user_id=str(user.id))
-    await apply_audit_context(session, ctx)
     return Principal(user=user, session=user_session, permissions=permissions_for(user.role))
 
 

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select, text, update
+from sqlalchemy import Select, Text, bindparam, cast, func, literal, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from polis.iam.models import RefreshToken, User, UserSession
+from polis.platform.context import RequestContext, audit_values
 
 # Every right-hand side reads the row as it is when the statement writes it (after waiting
 # for a concurrent writer), so counting cannot lose an update.
@@ -143,7 +144,32 @@ _LIVE_SESSION = (
         User.account_status == "ACTIVE",
     )
 )
-_LIVE_SESSION_NOT_IDLE = _LIVE_SESSION.where(UserSession.last_activity_at > bindparam("idle_since"))
+_NOT_IDLE = UserSession.last_activity_at > bindparam("idle_since")
+
+
+def _setting(name: str, value: Any) -> Any:
+    return func.set_config(literal(name), value, literal(True))
+
+
+# The audit context of the request (the `app.*` settings the audit trigger reads), set by
+# the lookup itself for the row it finds: one round trip fewer on every authenticated
+# request. `set_config` in the select list runs for the found row only.
+_AUDIT_COLUMNS = (
+    _setting("app.user_id", cast(User.id, Text)),
+    _setting("app.user_role", User.role),
+    _setting("app.request_id", bindparam("request_id")),
+    _setting("app.ip_address", bindparam("ip_address")),
+    _setting("app.user_agent", bindparam("user_agent")),
+    _setting("app.business_context", bindparam("business_context")),
+)
+# (audit context set, idle checked) -> statement
+_AUDIT_PARAMS = ("request_id", "ip_address", "user_agent", "business_context")
+_LIVE_SESSION_STATEMENTS = {
+    (False, False): _LIVE_SESSION,
+    (False, True): _LIVE_SESSION.where(_NOT_IDLE),
+    (True, False): _LIVE_SESSION.add_columns(*_AUDIT_COLUMNS),
+    (True, True): _LIVE_SESSION.add_columns(*_AUDIT_COLUMNS).where(_NOT_IDLE),
+}
 
 
 class SessionRepository:
@@ -170,16 +196,24 @@ class SessionRepository:
         await self.session.flush()
 
     async def get_live(
-        self, token_hash: str, now: datetime, *, idle_since: datetime | None = None
+        self,
+        token_hash: str,
+        now: datetime,
+        *,
+        idle_since: datetime | None = None,
+        audit: RequestContext | None = None,
     ) -> tuple[UserSession, User] | None:
         """The active session whose current access token has this hash, when neither the
         token, the session nor (with `idle_since`) its activity has run out; and its live
-        ACTIVE user."""
-        params = {"token_hash": token_hash, "now": now}
-        if idle_since is None:
-            stmt = _LIVE_SESSION
-        else:
-            stmt, params["idle_since"] = _LIVE_SESSION_NOT_IDLE, idle_since
+        ACTIVE user. With `audit`, the same statement sets the transaction's audit context
+        to that request and the user found (as `apply_audit_context` would)."""
+        params: dict[str, Any] = {"token_hash": token_hash, "now": now}
+        if idle_since is not None:
+            params["idle_since"] = idle_since
+        if audit is not None:
+            values = audit_values(audit)
+            params.update((k, values[k]) for k in _AUDIT_PARAMS)
+        stmt = _LIVE_SESSION_STATEMENTS[(audit is not None, idle_since is not None)]
         row = (await self.session.execute(stmt, params)).one_or_none()
         return (row[0], row[1]) if row else None
 

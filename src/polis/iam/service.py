@@ -424,7 +424,9 @@ class AuthService:
         absolute end or was idle SESSION_IDLE_MINUTES.
 
         Records the activity (last_activity_at) at most once per ACTIVITY_RESOLUTION per
-        session, not on every request.
+        session, not on every request. Within a request, the lookup statement also sets the
+        transaction's audit context (`app.*`) to that request and the session's user, and
+        the request context learns the user: the caller need not `apply_audit_context`.
         """
         if not token or len(token) > 512:
             return None
@@ -432,13 +434,16 @@ class AuthService:
         now = utcnow()
         repo = SessionRepository.from_session(session)
         idle = timedelta(minutes=settings.session_idle_minutes)
-        found = await repo.get_live(hash_token(token), now, idle_since=now - idle)
+        ctx = current_context()
+        # The lookup also sets the transaction's audit context to this request and user.
+        found = await repo.get_live(hash_token(token), now, idle_since=now - idle, audit=ctx)
         if found is None:
             return None
         user_session, user = found
+        if ctx is not None:
+            ctx.user_id, ctx.user_role = user.id, user.role
         last = user_session.last_activity_at
         if last is None or last < now - ACTIVITY_RESOLUTION:
-            await _attribute_to(session, user)
             await repo.touch(user_session, now=now, before=now - ACTIVITY_RESOLUTION)
         return user_session, user
 

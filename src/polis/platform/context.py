@@ -80,23 +80,26 @@ _SET_AUDIT = text(
 )
 
 
+def audit_values(ctx: RequestContext) -> dict[str, str]:
+    """The `app.*` values of a request context, as `_SET_AUDIT` takes them."""
+    return {
+        "user_id": str(ctx.user_id) if ctx.user_id else "",
+        "user_role": ctx.user_role or "",
+        "request_id": str(ctx.request_id),
+        "ip_address": ctx.ip_address,
+        "user_agent": (ctx.user_agent or "")[:MAX_USER_AGENT],
+        "business_context": ctx.business_context or "",
+    }
+
+
 async def apply_audit_context(session: AsyncSession, ctx: RequestContext | None = None) -> None:
     """Set the transaction-local `app.*` settings the audit trigger reads.
 
     Every value is set (empty when unknown), so nothing leaks from an earlier request that
-    used the same transaction or connection.
+    used the same transaction or connection. (An authenticated request's are set by the
+    session lookup itself, in the same statement: `polis.iam.repository`.)
     """
     ctx = ctx or current_context()
     if ctx is None:
         return
-    await session.execute(
-        _SET_AUDIT,
-        {
-            "user_id": str(ctx.user_id) if ctx.user_id else "",
-            "user_role": ctx.user_role or "",
-            "request_id": str(ctx.request_id),
-            "ip_address": ctx.ip_address,
-            "user_agent": (ctx.user_agent or "")[:MAX_USER_AGENT],
-            "business_context": ctx.business_context or "",
-        },
-    )
+    await session.execute(_SET_AUDIT, audit_values(ctx))

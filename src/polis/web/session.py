@@ -199,9 +199,7 @@ async def _load(request: Request, session: AsyncSession, state: WebState) -> Pri
     if token:
         found = await auth_service.load_session(session, token, settings=settings)
         if found is not None:
-            principal = _principal(*found)
-            await apply_audit_context(session, current_context())
-            return principal
+            return _principal(*found)  # the audit context is set (load_session)
     refresh = request.cookies.get(REFRESH_COOKIE)
     if not refresh:
         if token:
