@@ -21,7 +21,6 @@ from polis.health import rules
 from polis.health.models import (
     Accumulator,
     Claim,
-    ClaimItem,
 )
 from polis.reference.icd10 import is_valid_icd10, normalise_icd10
 
@@ -146,8 +145,39 @@ _LOCK_POLICY_FUNDS = text(
 )
 _CLAIM_TABLE = cast(Table, Claim.__table__)
 _INSERT_CLAIM = insert(_CLAIM_TABLE).returning(_CLAIM_TABLE.c.submission_date)
-# Executed with the list of a claim's lines: one multi-row INSERT (insertmanyvalues).
-_INSERT_ITEMS = insert(cast(Table, ClaimItem.__table__))
+# A claim's lines in one INSERT of one row per array element: one statement whatever the
+# number of lines (an executemany ran the INSERT, and its audit trigger's setup, per line).
+_ITEM_COLUMNS = (
+    ("id", "uuid"),
+    ("claim_id", "uuid"),
+    ("line_number", "smallint"),
+    ("benefit_code", "text"),
+    ("service_code", "text"),
+    ("diagnosis_code", "text"),
+    ("procedure_code", "text"),
+    ("quantity", "integer"),
+    ("unit_price", "numeric"),
+    ("charged_amount", "numeric"),
+    ("approved_amount", "numeric"),
+    ("paid_amount", "numeric"),
+    ("deductible_amount", "numeric"),
+    ("coinsurance_amount", "numeric"),
+    ("copay_amount", "numeric"),
+    ("status", "text"),
+    ("denial_reason", "text"),
+    ("adjudication_trace", "jsonb"),
+)
+_INSERT_ITEMS = text(
+    f"INSERT INTO claims.claim_item ({', '.join(c for c, _ in _ITEM_COLUMNS)})"
+    f" SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t}[])' for c, t in _ITEM_COLUMNS)})"
+)
+
+
+def _item_arrays(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The parameters of `_INSERT_ITEMS`: one array per column (traces as JSON text)."""
+    arrays: dict[str, list[Any]] = {c: [item[c] for item in items] for c, _ in _ITEM_COLUMNS}
+    arrays["adjudication_trace"] = [json.dumps(t) for t in arrays["adjudication_trace"]]
+    return arrays
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ from polis.health.claims.statements import (
     _BenefitRow,
     _diagnosis,
     _exclusion_facts,
+    _item_arrays,
     _PlanKey,
     _sync_accumulators,
 )
@@ -694,7 +695,7 @@ async def submit_claim(
                 + pend_steps,
             }
         )
-    await session.execute(_INSERT_ITEMS, items)
+    await session.execute(_INSERT_ITEMS, _item_arrays(items))
     if authorizations:
         await preauth.link_claim(
             session,
