@@ -4,6 +4,13 @@ same run (issue 4, performance).
     .venv/bin/python bench/motor_quote_to_issue.py                  # the full run
     .venv/bin/python bench/motor_quote_to_issue.py --seconds 5 --pgbench-seconds 5 \\
         --vehicles 2000                                              # a quick check
+    .venv/bin/python bench/motor_quote_to_issue.py --in-process 100  # CPU cost per step
+
+`--in-process N` measures cost, not throughput (it needs no idle CPUs): the same world, then
+N quote-to-issue sequences one after another through the app in this process
+(httpx.ASGITransport: no server, no sockets, no contention) after 20 unmeasured ones, and a
+table of ms per step and SQL statements per step (counted by a before_cursor_execute listener
+on the app's engine; the session lookup, audit context and idempotency statements included).
 
 Against the embedded PostgreSQL (or DATABASE_URL's server) it:
 1. creates two fresh databases, `bench_motor` (migrated) and `bench_pgb`;
@@ -164,11 +171,13 @@ async def _login(http: Any, world: World) -> dict[str, str]:
     return {"Authorization": f"Bearer {body['access_token']}"}
 
 
-async def create_customers(base: str, world: World, customers: int) -> list[str]:
+async def create_customers(
+    base: str, world: World, customers: int, transport: Any = None
+) -> list[str]:
     import httpx
 
     rng = random.Random(20260401)  # noqa: S311 - test data, not secrets
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=60, transport=transport) as http:
         headers = await _login(http, world)
         ids: list[str] = []
         for n in range(customers):
@@ -418,6 +427,119 @@ async def run_load(
     return result
 
 
+# --- CPU cost, sequential and in process --------------------------------------------------
+
+
+@dataclass
+class ProfileResult:
+    transactions: int
+    wall: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
+    statements: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in STEPS})
+    cpu_seconds: float = 0.0  # this process (app + client), not PostgreSQL's
+    wall_seconds: float = 0.0
+
+
+async def run_in_process(
+    url: str, world: World, *, transactions: int, customers: int, policy_type: str
+) -> ProfileResult:
+    """`transactions` quote-to-issue sequences one after another through the app in this
+    process (httpx.ASGITransport: no server, no network, no contention), counting the SQL
+    statements each step sends (a before_cursor_execute listener on the app's engine)."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+    from sqlalchemy import event
+
+    from polis.app import create_app
+    from polis.config import Settings
+
+    app = create_app(Settings(database_url=url))
+    transport = httpx.ASGITransport(app=app)
+    base = "http://bench"
+    async with LifespanManager(app):
+        customer_ids = await create_customers(base, world, customers, transport=transport)
+        vehicle_ids = create_vehicles(url, customer_ids, transactions + 20)
+        counted = [0]
+
+        def count(*_: Any) -> None:
+            counted[0] += 1
+
+        event.listen(app.state.db.engine.sync_engine, "before_cursor_execute", count)
+        result = ProfileResult(transactions=transactions)
+        start_date = (date.today() + timedelta(days=7)).isoformat()
+        async with httpx.AsyncClient(base_url=base, transport=transport, timeout=60) as http:
+            headers = await _login(http, world)
+
+            async def step(name: str, record: bool, call: Any) -> Any:
+                counted[0] = 0
+                t = time.perf_counter()
+                r = await call
+                if record:
+                    result.wall[name].append(time.perf_counter() - t)
+                    result.statements[name].append(counted[0])
+                return r
+
+            def post(path: str, body: dict[str, Any]) -> Any:
+                return http.post(
+                    path, json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}
+                )
+
+            warm = 20
+            cpu0 = wall0 = 0.0
+            for n, vehicle_id in enumerate(vehicle_ids[: transactions + warm]):
+                record = n >= warm
+                if n == warm:
+                    cpu0, wall0 = time.process_time(), time.perf_counter()
+                quote_body = {
+                    "policy_type": policy_type,
+                    "vehicle_id": vehicle_id,
+                    "start_date": start_date,
+                    "policy_period_months": 12,
+                }
+                r = await step("quote", record, post(f"{MOTOR}/quotes", quote_body))
+                assert r.status_code == 201, r.text
+                bind_body = {"quote_number": r.json()["quote_number"], "payment_plan": "FULL"}
+                r = await step("bind", record, post(f"{MOTOR}/policies", bind_body))
+                assert r.status_code == 201, r.text
+                policy = r.json()
+                payment = policy["payments"][0]
+                pay_body = {
+                    "method": "PROMPTPAY",
+                    "reference": f"BENCH-{uuid.uuid4().hex[:16]}",
+                    "paid_at": datetime.now(UTC).isoformat(),
+                    "amount": payment["total_amount"],
+                }
+                path = f"{MOTOR}/payments/{payment['id']}/confirm"
+                r = await step("pay", record, post(path, pay_body))
+                assert r.status_code == 200, r.text
+                path = f"{MOTOR}/policies/{policy['policy_number']}"
+                r = await step("issue", record, http.get(path, headers=headers))
+                assert r.status_code == 200 and r.json()["status"] == "ACTIVE", r.text
+            result.cpu_seconds = time.process_time() - cpu0
+            result.wall_seconds = time.perf_counter() - wall0
+    return result
+
+
+def report_in_process(result: ProfileResult) -> None:
+    n = result.transactions
+    print(
+        f"\nIn process, sequential: {n} quote-to-issue transactions (after 20 unmeasured), "
+        f"{result.wall_seconds:.2f} s wall, {result.cpu_seconds:.2f} s CPU of this process\n"
+    )
+    print("| Step | ms per call (mean) | p50 ms | SQL statements per call |")
+    print("|---|---|---|---|")
+    for name in STEPS:
+        wall, stmts = result.wall[name], result.statements[name]
+        print(
+            f"| {name} | {sum(wall) / len(wall) * 1000:.1f} | {_pct(wall, 50):.1f} | "
+            f"{sum(stmts) / len(stmts):.1f} (min {min(stmts)}, max {max(stmts)}) |"
+        )
+    total_stmts = sum(sum(v) for v in result.statements.values()) / n
+    print(
+        f"| whole transaction | {result.wall_seconds / n * 1000:.1f} "
+        f"(CPU {result.cpu_seconds / n * 1000:.1f}) | | {total_stmts:.1f} |"
+    )
+
+
 # --- pgbench ------------------------------------------------------------------------------
 
 
@@ -477,6 +599,14 @@ def main() -> None:
     ap.add_argument("--pgbench-seconds", type=int, default=30)
     ap.add_argument("--skip", action="append", default=[], choices=["api", "pgbench"])
     ap.add_argument("--keep", action="store_true", help="keep the bench databases")
+    ap.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the load: N sequential transactions through the app in this process "
+        "(ASGI transport), ms and SQL statements per step (CPU cost, not throughput)",
+    )
     args = ap.parse_args()
 
     from polis.cli import database
@@ -497,6 +627,19 @@ def main() -> None:
             t = time.perf_counter()
             migrate.upgrade(motor_url)
             world = World(*create_user(motor_url))
+            if args.in_process:
+                os.environ["DATABASE_URL"] = motor_url
+                profile = asyncio.run(
+                    run_in_process(
+                        motor_url,
+                        world,
+                        transactions=args.in_process,
+                        customers=min(args.customers, 20),
+                        policy_type=args.policy_type,
+                    )
+                )
+                report_in_process(profile)
+                return
             if "api" not in args.skip:
                 proc, base = start_server(motor_url, args.server_workers, {})
                 try:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from polis.motor import policy_rules, promptpay, receipts
-from polis.motor.models import MotorPayment, MotorPolicy, PaymentTransaction
+from polis.motor.models import Customer, MotorPayment, MotorPolicy, PaymentTransaction
 from polis.motor.payment_schemas import Payment, PaymentConfirm, PromptPayQR
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound
 from polis.reference.service import get_config
@@ -98,58 +100,59 @@ def payment_out(row: MotorPayment, policy_number: str | None) -> Payment:
     )
 
 
-def add_schedule(
-    session: AsyncSession,
+def schedule_values(
     policy: MotorPolicy,
     *,
     method: str,
     channel: str | None,
     user_id: uuid.UUID | None,
-) -> list[MotorPayment]:
-    """The policy's scheduled premium payments (PENDING), added to the session."""
-    rows = []
-    for item in policy_rules.schedule(
-        policy.total_premium,
-        policy.payment_plan or "FULL",
-        policy.start_date,
-        policy.policy_period_months,
-    ):
-        row = MotorPayment(
-            policy_id=policy.id,
-            customer_id=policy.customer_id,
-            payment_type=item.payment_type,
-            payment_direction="INCOMING",
-            amount=item.amount,
-            currency="THB",
-            fees=Decimal("0.00"),
-            total_amount=item.amount,
-            payment_method=method,
-            payment_channel=channel,
-            payment_status="PENDING",
-            due_date=item.due_date,
-            installment_number=item.installment_number,
-            total_installments=item.total_installments,
-            created_by=user_id,
-            updated_by=user_id,
+) -> list[dict[str, Any]]:
+    """The column values of the policy's scheduled premium payments (PENDING), in order."""
+    return [
+        {
+            "policy_id": policy.id,
+            "customer_id": policy.customer_id,
+            "payment_type": item.payment_type,
+            "payment_direction": "INCOMING",
+            "amount": item.amount,
+            "currency": "THB",
+            "fees": Decimal("0.00"),
+            "total_amount": item.amount,
+            "payment_method": method,
+            "payment_channel": channel,
+            "payment_status": "PENDING",
+            "due_date": item.due_date,
+            "installment_number": item.installment_number,
+            "total_installments": item.total_installments,
+            "created_by": user_id,
+            "updated_by": user_id,
+        }
+        for item in policy_rules.schedule(
+            policy.total_premium,
+            policy.payment_plan or "FULL",
+            policy.start_date,
+            policy.policy_period_months,
         )
-        session.add(row)
-        rows.append(row)
-    return rows
+    ]
+
+
+# A policy's payments: the schedule by instalment, then refunds, oldest first.
+PAYMENT_ORDER = (
+    MotorPayment.payment_direction,  # INCOMING before OUTGOING
+    func.coalesce(MotorPayment.installment_number, 0),
+    MotorPayment.created_at,
+    MotorPayment.id,
+)
+_POLICY_PAYMENTS = (
+    select(MotorPayment)
+    .where(MotorPayment.policy_id == bindparam("policy_id"))
+    .order_by(*PAYMENT_ORDER)
+)
 
 
 async def policy_payments(session: AsyncSession, policy_id: uuid.UUID) -> list[MotorPayment]:
     """A policy's payments: the schedule by instalment, then refunds, oldest first."""
-    result = await session.execute(
-        select(MotorPayment)
-        .where(MotorPayment.policy_id == policy_id)
-        .order_by(
-            MotorPayment.payment_direction,  # INCOMING before OUTGOING
-            func.coalesce(MotorPayment.installment_number, 0),
-            MotorPayment.created_at,
-            MotorPayment.id,
-        )
-    )
-    return list(result.scalars())
+    return list(await session.scalars(_POLICY_PAYMENTS, {"policy_id": policy_id}))
 
 
 async def get_payment(
@@ -167,6 +170,32 @@ async def get_payment(
     if row is None:
         raise NotFound(f"Payment {payment_id} does not exist.")
     return row[0], row[1]
+
+
+# A payment's confirmation as one UPDATE ... RETURNING the row as stored (updated_at from the
+# trigger, payment_date in UTC): the response needs no read-back. The partition key
+# (created_at) is in the WHERE so only the payment's partition is touched.
+_PAY = (
+    update(MotorPayment)
+    .where(
+        MotorPayment.id == bindparam("b_payment_id"),
+        MotorPayment.created_at == bindparam("b_created_at"),
+    )
+    .values(
+        payment_status=bindparam("b_payment_status"),
+        payment_method=bindparam("b_payment_method"),
+        payment_channel=func.coalesce(
+            bindparam("b_payment_channel", type_=String()), MotorPayment.payment_channel
+        ),
+        transaction_reference=bindparam("b_transaction_reference"),
+        payment_date=bindparam("b_payment_date"),
+        processed_at=bindparam("b_processed_at"),
+        updated_by=bindparam("b_updated_by"),
+        version=func.coalesce(MotorPayment.version, 0) + 1,
+    )
+    .returning(MotorPayment)
+    .execution_options(populate_existing=True, synchronize_session=False)
+)
 
 
 async def overdue_instalments(
@@ -196,6 +225,41 @@ async def _vehicle_has_other_active(session: AsyncSession, policy: MotorPolicy) 
     return found is not None
 
 
+# confirm_payment's reads, built once: the policy of a payment, locked (lock order: policy,
+# then payment, as the jobs), with its customer's preferred language (the receipt's); then the
+# payment, locked, with whether another ACTIVE policy covers the policy's vehicle (read after
+# the policy's lock is held, as the activation needs it).
+_CONFIRM_POLICY = (
+    select(MotorPolicy, Customer.preferred_language)
+    .outerjoin(Customer, Customer.id == MotorPolicy.customer_id)
+    .where(
+        MotorPolicy.id
+        == select(MotorPayment.policy_id)
+        .where(MotorPayment.id == bindparam("payment_id"))
+        .scalar_subquery()
+    )
+    .with_for_update(of=MotorPolicy)
+    .execution_options(populate_existing=True)
+)
+_OTHER = aliased(MotorPolicy)
+_CONFIRM_PAYMENT = (
+    select(
+        MotorPayment,
+        exists()
+        .where(
+            _OTHER.vehicle_id == bindparam("vehicle_id"),
+            _OTHER.id != bindparam("policy_id"),
+            _OTHER.status == "ACTIVE",
+            _OTHER.deleted_at.is_(None),
+        )
+        .label("vehicle_taken"),
+    )
+    .where(MotorPayment.id == bindparam("payment_id"))
+    .with_for_update(of=MotorPayment)
+    .execution_options(populate_existing=True)
+)
+
+
 async def confirm_payment(
     session: AsyncSession,
     payment_id: uuid.UUID,
@@ -214,23 +278,30 @@ async def confirm_payment(
     Same reference again: nothing changes (changed False). Another reference on a paid
     payment: 409. The amount must be the amount due (422). Paying the FULL payment or the
     first instalment activates a DRAFT policy; paying the last overdue instalment of a
-    SUSPENDED policy reactivates it."""
+    SUSPENDED policy reactivates it. The receipt is issued last (its number locks the
+    year's counter until commit, decision 0072): the payment returned is as stored."""
     from polis.motor.quotes import today_bangkok
 
     now = now or datetime.now(UTC)
     today = today or today_bangkok(now)
-    payment, number = await get_payment(session, payment_id)
+    found = (await session.execute(_CONFIRM_POLICY, {"payment_id": payment_id})).one_or_none()
+    policy, language = (found[0], found[1]) if found is not None else (None, None)
+    locked = (
+        await session.execute(
+            _CONFIRM_PAYMENT,
+            {
+                "payment_id": payment_id,
+                "vehicle_id": None if policy is None else policy.vehicle_id,
+                "policy_id": None if policy is None else policy.id,
+            },
+        )
+    ).one_or_none()
+    if locked is None:
+        raise NotFound(f"Payment {payment_id} does not exist.")
+    payment, vehicle_taken = locked[0], bool(locked[1])
+    number = None if policy is None else policy.policy_number
     if payment.payment_direction != "INCOMING" or payment.payment_type not in PREMIUM_TYPES:
         raise PaymentConflict(f"Payment {payment_id} is not a premium payment to confirm.")
-    policy = None
-    if payment.policy_id is not None:  # lock order: policy, then payment (as the jobs)
-        policy = (
-            await session.execute(
-                select(MotorPolicy).where(MotorPolicy.id == payment.policy_id).with_for_update()
-            )
-        ).scalar_one()
-    payment, number = await get_payment(session, payment_id, lock=True)
-    await session.refresh(payment)
     if payment.payment_status == "SUCCESS":
         if payment.transaction_reference == body.reference:
             return payment, number, False
@@ -254,15 +325,23 @@ async def confirm_payment(
     if body.paid_at > now:
         raise InvalidPayment("paid_at", "paid_at must not be in the future", "future")
 
-    payment.payment_status = "SUCCESS"
-    payment.payment_method = body.method
-    if body.payment_channel is not None:
-        payment.payment_channel = body.payment_channel
-    payment.transaction_reference = body.reference
-    payment.payment_date = body.paid_at
-    payment.processed_at = now
-    payment.updated_by = user_id
-    payment.version = (payment.version or 0) + 1
+    # The payment as stored (UPDATE ... RETURNING: no read-back), then the transaction row.
+    payment = (
+        await session.execute(
+            _PAY,
+            {
+                "b_payment_id": payment.id,
+                "b_created_at": payment.created_at,
+                "b_payment_status": "SUCCESS",
+                "b_payment_method": body.method,
+                "b_payment_channel": body.payment_channel,
+                "b_transaction_reference": body.reference,
+                "b_payment_date": body.paid_at,
+                "b_processed_at": now,
+                "b_updated_by": user_id,
+            },
+        )
+    ).scalar_one()
     session.add(
         event
         or PaymentTransaction(
@@ -279,12 +358,14 @@ async def confirm_payment(
             updated_by=user_id,
         )
     )
-    await session.flush()
     if policy is not None:
-        await _after_payment(session, policy, payment, today=today, user_id=user_id)
+        await _after_payment(
+            session, policy, payment, today=today, user_id=user_id, vehicle_taken=vehicle_taken
+        )
     await session.flush()
-    await receipts.issue_receipt(session, payment, user_id=user_id, now=now)  # decision 0049
-    await session.refresh(payment)
+    await receipts.issue_receipt(  # decision 0049; the last statement (decision 0072)
+        session, payment, user_id=user_id, now=now, policy=policy, language=language or "th"
+    )
     return payment, number, True
 
 
@@ -295,7 +376,10 @@ async def _after_payment(
     *,
     today: date,
     user_id: uuid.UUID | None,
+    vehicle_taken: bool | None = None,
 ) -> None:
+    """`vehicle_taken`: whether another ACTIVE policy covers the vehicle, when the caller
+    read it under the policy's lock (None: read it here)."""
     first = payment.installment_number in (None, 1)
     if policy.status == "DRAFT" and first:
         # One ACTIVE policy per vehicle (the seed's unique index): a paid renewal that starts
@@ -305,9 +389,13 @@ async def _after_payment(
 
         if await activate_paid_renewal(session, policy, today, user_id):
             return
-        if not await _vehicle_has_other_active(session, policy):
+        if vehicle_taken is None or policy.previous_policy_id is not None:
+            # a renewal's predecessor may have just been expired: read again
+            vehicle_taken = await _vehicle_has_other_active(session, policy)
+        if not vehicle_taken:
             set_status(policy, "ACTIVE", user_id)
     elif policy.status == "SUSPENDED":
+        await session.flush()  # the payment's new status counts in the overdue count
         grace = int(await get_config(session, GRACE_KEY))
         if await overdue_instalments(session, policy.id, today, grace) == 0:
             set_status(policy, "ACTIVE", user_id)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Date, Uuid, and_, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.iam.models import User
@@ -55,9 +55,42 @@ class VehicleAlreadyCovered(Conflict):
     title = "Vehicle Already Covered"
 
 
-async def _next_number(session: AsyncSession, today: date) -> str:
-    seq = int(await session.scalar(text("SELECT nextval('motor.policy_number_seq')")) or 0)
-    return policy_rules.policy_number(today.year, seq)
+# bind_quote's statements, built once. The quote, locked; the vehicle, locked (binds of one
+# vehicle are serialised: check-then-insert is safe), with its customer when not deleted; then,
+# under the vehicle's lock, a live policy covering the vehicle in the period and the next
+# policy number in one round trip (a bind refused by the clash spends a number: the sequence
+# has gaps anyway, decision 0072).
+_BIND_QUOTE = (
+    select(Quote)
+    .where(Quote.quote_number == bindparam("quote_number"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_BIND_VEHICLE = (
+    select(CustomerVehicle.id, Customer.id)
+    .select_from(CustomerVehicle)
+    .outerjoin(
+        Customer,
+        and_(Customer.id == bindparam("customer_id"), Customer.deleted_at.is_(None)),
+    )
+    .where(CustomerVehicle.id == bindparam("vehicle_id"), CustomerVehicle.deleted_at.is_(None))
+    .with_for_update(of=CustomerVehicle)
+)
+_LIVE = ", ".join(f"'{s}'" for s in policy_rules.LIVE_STATUSES)
+_BIND_CLASH_AND_NUMBER = text(
+    "SELECT nextval('motor.policy_number_seq') AS seq, clash.policy_number, clash.status"
+    " FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT p.policy_number, p.status"
+    "  FROM motor.policies p WHERE p.vehicle_id = :vehicle_id AND p.deleted_at IS NULL"
+    f"  AND p.status IN ({_LIVE}) AND p.start_date < :end_date AND p.end_date > :start_date"
+    "  LIMIT 1) AS clash ON true"
+).bindparams(
+    bindparam("vehicle_id", type_=Uuid()),
+    bindparam("start_date", type_=Date()),
+    bindparam("end_date", type_=Date()),
+)
+# The rows as stored (INSERT ... RETURNING: no read-back; payments in schedule order).
+_INSERT_POLICY = insert(MotorPolicy).returning(MotorPolicy)
+_INSERT_PAYMENTS = insert(MotorPayment).returning(MotorPayment, sort_by_parameter_order=True)
 
 
 def _coverage(quote: Quote) -> dict[str, Any]:
@@ -88,9 +121,7 @@ async def bind_quote(
     now = now or datetime.now(UTC)
     today = today_bangkok(now)
     quote = (
-        await session.execute(
-            select(Quote).where(Quote.quote_number == body.quote_number).with_for_update()
-        )
+        await session.execute(_BIND_QUOTE, {"quote_number": body.quote_number})
     ).scalar_one_or_none()
     if quote is None:
         raise InvalidPolicyRequest("quote_number", "no such quote", "unknown_reference")
@@ -119,77 +150,79 @@ async def bind_quote(
     if body.agent_id is not None and await session.get(User, body.agent_id) is None:
         raise InvalidPolicyRequest("agent_id", "no such user", "unknown_reference")
     # Serialise binds per vehicle: the row lock makes check-then-insert safe.
-    vehicle = (
+    found = (
         await session.execute(
-            select(CustomerVehicle)
-            .where(CustomerVehicle.id == quote.vehicle_id, CustomerVehicle.deleted_at.is_(None))
-            .with_for_update()
+            _BIND_VEHICLE, {"vehicle_id": quote.vehicle_id, "customer_id": quote.customer_id}
         )
-    ).scalar_one_or_none()
-    customer = await session.scalar(
-        select(Customer.id).where(Customer.id == quote.customer_id, Customer.deleted_at.is_(None))
-    )
-    if vehicle is None or customer is None:
+    ).one_or_none()
+    if found is None or found[1] is None:
         raise InvalidPolicyRequest(
             "quote_number", "the quote's customer or vehicle was deleted", "deleted_reference"
         )
-    clash = (
+    seq, clash_number, clash_status = (
         await session.execute(
-            select(MotorPolicy.policy_number, MotorPolicy.status).where(
-                MotorPolicy.vehicle_id == quote.vehicle_id,
-                MotorPolicy.deleted_at.is_(None),
-                MotorPolicy.status.in_(policy_rules.LIVE_STATUSES),
-                MotorPolicy.start_date < quote.end_date,
-                MotorPolicy.end_date > quote.start_date,
-            )
+            _BIND_CLASH_AND_NUMBER,
+            {
+                "vehicle_id": quote.vehicle_id,
+                "start_date": quote.start_date,
+                "end_date": quote.end_date,
+            },
         )
-    ).first()
-    if clash is not None:
+    ).one()
+    if clash_number is not None:
         raise VehicleAlreadyCovered(
-            f"Policy {clash[0]} ({clash[1]}) already covers this vehicle in the period.",
-            extra={"policy_number": clash[0], "status": clash[1]},
+            f"Policy {clash_number} ({clash_status}) already covers this vehicle in the period.",
+            extra={"policy_number": clash_number, "status": clash_status},
         )
 
-    policy = MotorPolicy(
-        policy_number=await _next_number(session, today),
-        customer_id=quote.customer_id,
-        vehicle_id=quote.vehicle_id,
-        agent_id=body.agent_id,
-        policy_type=quote.policy_type,
-        coverage_details=_coverage(quote),
-        base_premium=quote.base_premium,
-        discounts=quote.discounts,
-        fees=quote.fees,
-        total_premium=quote.total_premium,
-        start_date=quote.start_date,
-        end_date=quote.end_date,
-        policy_period_months=quote.policy_period_months,
-        status="DRAFT",
-        no_claim_discount=quote.no_claim_discount,
-        auto_renewal=body.auto_renewal,
-        renewal_count=0,
-        payment_plan=body.payment_plan,
-        payment_frequency=policy_rules.FREQUENCY[body.payment_plan],
-        created_by=user_id,
-        updated_by=user_id,
-        version=0,
-    )
-    session.add(policy)
-    await session.flush()
-    payments.add_schedule(
-        session,
-        policy,
-        method=body.payment_method,
-        channel=body.payment_channel,
-        user_id=user_id,
+    policy = (
+        await session.scalars(
+            _INSERT_POLICY,
+            [
+                {
+                    "policy_number": policy_rules.policy_number(today.year, int(seq)),
+                    "customer_id": quote.customer_id,
+                    "vehicle_id": quote.vehicle_id,
+                    "agent_id": body.agent_id,
+                    "policy_type": quote.policy_type,
+                    "coverage_details": _coverage(quote),
+                    "base_premium": quote.base_premium,
+                    "discounts": quote.discounts,
+                    "fees": quote.fees,
+                    "total_premium": quote.total_premium,
+                    "start_date": quote.start_date,
+                    "end_date": quote.end_date,
+                    "policy_period_months": quote.policy_period_months,
+                    "status": "DRAFT",
+                    "no_claim_discount": quote.no_claim_discount,
+                    "auto_renewal": body.auto_renewal,
+                    "renewal_count": 0,
+                    "payment_plan": body.payment_plan,
+                    "payment_frequency": policy_rules.FREQUENCY[body.payment_plan],
+                    "created_by": user_id,
+                    "updated_by": user_id,
+                    "version": 0,
+                }
+            ],
+        )
+    ).one()
+    rows = list(
+        await session.scalars(
+            _INSERT_PAYMENTS,
+            payments.schedule_values(
+                policy,
+                method=body.payment_method,
+                channel=body.payment_channel,
+                user_id=user_id,
+            ),
+        )
     )
     quote.status = "BOUND"
     quote.policy_id = policy.id
     quote.updated_by = user_id
     quote.version = (quote.version or 0) + 1
     await session.flush()
-    await session.refresh(policy)
-    return policy, await payments.policy_payments(session, policy.id)
+    return policy, rows
 
 
 async def get_policy(
@@ -205,6 +238,25 @@ async def get_policy(
     if policy is None:
         raise NotFound(f"Policy {policy_number} does not exist.")
     return policy
+
+
+_POLICY_WITH_PAYMENTS = (
+    select(MotorPolicy, MotorPayment)
+    .outerjoin(MotorPayment, MotorPayment.policy_id == MotorPolicy.id)
+    .where(MotorPolicy.policy_number == bindparam("number"), MotorPolicy.deleted_at.is_(None))
+    .order_by(*payments.PAYMENT_ORDER)
+)
+
+
+async def get_policy_with_payments(
+    session: AsyncSession, policy_number: str
+) -> tuple[MotorPolicy, list[MotorPayment]]:
+    """The live policy with this number and its payments (payments.policy_payments' order),
+    in one statement; NotFound when there is none."""
+    rows = (await session.execute(_POLICY_WITH_PAYMENTS, {"number": policy_number})).all()
+    if not rows:
+        raise NotFound(f"Policy {policy_number} does not exist.")
+    return rows[0][0], [r[1] for r in rows if r[1] is not None]
 
 
 async def list_policies(

@@ -101,8 +101,7 @@ async def get_policy(
     policy_number: PolicyNumber, principal: PoliciesRead, session: DBSession
 ) -> PolicyWithPayments:
     """One policy with its payments."""
-    policy = await policies.get_policy(session, policy_number)
-    return with_payments(policy, await payments.policy_payments(session, policy.id))
+    return with_payments(*await policies.get_policy_with_payments(session, policy_number))
 
 
 @router.get(
@@ -114,8 +113,7 @@ async def list_policy_payments(
     policy_number: PolicyNumber, principal: PaymentsRead, session: DBSession
 ) -> list[Payment]:
     """A policy's payments: the schedule by instalment, then refunds."""
-    policy = await policies.get_policy(session, policy_number)
-    rows = await payments.policy_payments(session, policy.id)
+    policy, rows = await policies.get_policy_with_payments(session, policy_number)
     return [payments.payment_out(r, policy.policy_number) for r in rows]
 
 

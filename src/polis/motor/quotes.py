@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.motor import rating
@@ -25,7 +25,8 @@ from polis.motor.rating_schemas import (
 )
 from polis.platform.errors import BusinessRuleError, NotFound
 from polis.platform.ids import random_code
-from polis.reference.service import get_config
+from polis.reference.models import SystemConfiguration
+from polis.reference.service import ConfigurationNotFoundError, parse_config_value
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 VOLUNTARY_TABLE = "VOLUNTARY"
@@ -150,25 +151,50 @@ async def rate_table_in_force(
     return row, RateTable.from_data(row.version, row.effective_from, row.data)
 
 
-async def _vehicle(
+# create_quote's reads, built once: the quote validity setting with, when the request names
+# one, the vehicle (live) in the same round trip.
+_VALIDITY = select(SystemConfiguration.config_value, SystemConfiguration.config_type).where(
+    SystemConfiguration.config_key == VALIDITY_KEY
+)
+_VALIDITY_AND_VEHICLE = (
+    select(SystemConfiguration.config_value, SystemConfiguration.config_type, CustomerVehicle)
+    .select_from(SystemConfiguration)
+    .outerjoin(
+        CustomerVehicle,
+        and_(CustomerVehicle.id == bindparam("vehicle_id"), CustomerVehicle.deleted_at.is_(None)),
+    )
+    .where(SystemConfiguration.config_key == VALIDITY_KEY)
+)
+# The quote as stored (INSERT ... RETURNING: no read-back).
+_INSERT_QUOTE = insert(Quote).returning(Quote)
+
+
+async def _validity_and_vehicle(
     session: AsyncSession, body: QuoteCreate, problems: list[FieldProblem]
-) -> CustomerVehicle | None:
+) -> tuple[int, CustomerVehicle | None]:
+    """MOTOR_QUOTE_VALIDITY_DAYS and the request's vehicle (None without a vehicle_id)."""
+    vehicle: CustomerVehicle | None = None
+    setting: tuple[str, str] | None
     if body.vehicle_id is None:
-        return None
-    vehicle = (
-        await session.execute(
-            select(CustomerVehicle).where(
-                CustomerVehicle.id == body.vehicle_id, CustomerVehicle.deleted_at.is_(None)
+        found = (await session.execute(_VALIDITY)).one_or_none()
+        setting = None if found is None else (found[0], found[1])
+    else:
+        row = (
+            await session.execute(_VALIDITY_AND_VEHICLE, {"vehicle_id": body.vehicle_id})
+        ).one_or_none()
+        setting = None if row is None else (row[0], row[1])
+        vehicle = None if row is None else row[2]
+    if setting is None:
+        raise ConfigurationNotFoundError(VALIDITY_KEY)
+    validity = int(parse_config_value(setting[0], setting[1]))
+    if body.vehicle_id is not None:
+        if vehicle is None:
+            problems.append(FieldProblem("vehicle_id", "no such vehicle", "unknown_reference"))
+        elif body.customer_id is not None and vehicle.customer_id != body.customer_id:
+            problems.append(
+                FieldProblem("vehicle_id", "the vehicle belongs to another customer", "mismatch")
             )
-        )
-    ).scalar_one_or_none()
-    if vehicle is None:
-        problems.append(FieldProblem("vehicle_id", "no such vehicle", "unknown_reference"))
-    elif body.customer_id is not None and vehicle.customer_id != body.customer_id:
-        problems.append(
-            FieldProblem("vehicle_id", "the vehicle belongs to another customer", "mismatch")
-        )
-    return vehicle
+    return validity, vehicle
 
 
 async def _check_customer(
@@ -217,7 +243,7 @@ async def create_quote(
         problems.append(
             FieldProblem("start_date", f"start_date must not be before today ({today})", "past")
         )
-    vehicle = await _vehicle(session, body, problems)
+    validity, vehicle = await _validity_and_vehicle(session, body, problems)
     customer_id = body.customer_id or (vehicle.customer_id if vehicle is not None else None)
     if body.customer_id is not None:
         await _check_customer(session, body.customer_id, problems)
@@ -257,38 +283,34 @@ async def create_quote(
     except RatingError as exc:
         raise InvalidQuote(exc.problems) from None
 
-    validity = int(await get_config(session, VALIDITY_KEY))
-    quote = Quote(
-        quote_number=new_quote_number(today),
-        customer_id=customer_id,
-        vehicle_id=body.vehicle_id,
-        policy_type=body.policy_type,
-        coverage_option=body.coverage_option,
-        vehicle_class=priced.vehicle_class,
-        vehicle_facts=_json_facts(facts),
-        start_date=body.start_date,
-        end_date=rating.add_months(body.start_date, body.policy_period_months),
-        policy_period_months=body.policy_period_months,
-        sum_insured=body.sum_insured,
-        options=body.options.model_dump(mode="json", exclude_defaults=True),
-        no_claim_discount=priced.no_claim_discount,
-        base_premium=priced.base_premium,
-        discounts=priced.discount_total,
-        fees=priced.fee_total,
-        total_premium=priced.total_premium,
-        breakdown=priced.breakdown(),
-        coverage_details=priced.coverage_details,
-        rate_table_id=None if table_row is None else table_row.id,
-        rate_table_version=None if table_row is None else table_row.version,
-        status="QUOTED",
-        expires_at=expiry(now, body.start_date, validity),
-        created_by=user_id,
-        updated_by=user_id,
-    )
-    session.add(quote)
-    await session.flush()
-    await session.refresh(quote)
-    return quote
+    values = {
+        "quote_number": new_quote_number(today),
+        "customer_id": customer_id,
+        "vehicle_id": body.vehicle_id,
+        "policy_type": body.policy_type,
+        "coverage_option": body.coverage_option,
+        "vehicle_class": priced.vehicle_class,
+        "vehicle_facts": _json_facts(facts),
+        "start_date": body.start_date,
+        "end_date": rating.add_months(body.start_date, body.policy_period_months),
+        "policy_period_months": body.policy_period_months,
+        "sum_insured": body.sum_insured,
+        "options": body.options.model_dump(mode="json", exclude_defaults=True),
+        "no_claim_discount": priced.no_claim_discount,
+        "base_premium": priced.base_premium,
+        "discounts": priced.discount_total,
+        "fees": priced.fee_total,
+        "total_premium": priced.total_premium,
+        "breakdown": priced.breakdown(),
+        "coverage_details": priced.coverage_details,
+        "rate_table_id": None if table_row is None else table_row.id,
+        "rate_table_version": None if table_row is None else table_row.version,
+        "status": "QUOTED",
+        "expires_at": expiry(now, body.start_date, validity),
+        "created_by": user_id,
+        "updated_by": user_id,
+    }
+    return (await session.scalars(_INSERT_QUOTE, [values])).one()
 
 
 async def get_quote(session: AsyncSession, quote_number: str) -> Quote:

@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pythainlp.util import bahttext
-from sqlalchemy import func, select, text
+from sqlalchemy import Date, Integer, Numeric, String, Uuid, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.documents import pdf
@@ -181,20 +181,65 @@ def buddhist_date(value: date, lang: str) -> str:
 
 # --- numbering -------------------------------------------------------------------------------
 
+_NEXT_NUMBER = text(
+    "INSERT INTO motor.receipt_number_counters AS c (year, last_number) VALUES (:y, 1)"
+    " ON CONFLICT (year) DO UPDATE SET last_number = c.last_number + 1,"
+    " updated_at = now() RETURNING last_number"
+)
+
 
 async def next_receipt_number(session: AsyncSession, year: int) -> str:
     """The next number of `year` from motor.receipt_number_counters. The upsert locks the
     year's row until the transaction ends, so numbers are handed out in commit order and a
-    rolled-back issue gives its number back: no gaps (decision 0049)."""
-    serial = await session.scalar(
-        text(
-            "INSERT INTO motor.receipt_number_counters AS c (year, last_number) VALUES (:y, 1)"
-            " ON CONFLICT (year) DO UPDATE SET last_number = c.last_number + 1,"
-            " updated_at = now() RETURNING last_number"
-        ),
-        {"y": year},
-    )
+    rolled-back issue gives its number back: no gaps (decision 0049). `issue_receipt` does
+    not call this: it takes the number in the statement that inserts the receipt."""
+    serial = await session.scalar(_NEXT_NUMBER, {"y": year})
     return receipt_number(year, int(serial or 0))
+
+
+_RECEIPT_COLUMNS = ", ".join(c.name for c in PaymentReceipt.__table__.c)
+
+# The receipt row and its number in one statement, the last one of the confirming
+# transaction (decision 0072): the counter upsert locks the year's row until commit, so
+# nothing but the commit follows it. The counter moves only when the payment has no receipt
+# of the type yet (the caller holds the payment's row lock, so no other issue of the same
+# payment runs meanwhile); then nothing is inserted and the caller reads the existing row.
+# The number is formatted as receipt_number() does: :prefix is 'RC-YYYY-', the serial 7
+# digits (the counter's CHECK stops at 9,999,999, so lpad never truncates).
+_ISSUE = (
+    text(
+        "WITH n AS ("
+        " INSERT INTO motor.receipt_number_counters AS c (year, last_number)"
+        " SELECT :year, 1 WHERE NOT EXISTS (SELECT 1 FROM motor.payment_receipts r"
+        "  WHERE r.payment_id = :payment_id AND r.receipt_type = :receipt_type)"
+        " ON CONFLICT (year) DO UPDATE SET last_number = c.last_number + 1, updated_at = now()"
+        " RETURNING :prefix || lpad(last_number::text, 7, '0') AS number)"
+        " INSERT INTO motor.payment_receipts (payment_id, receipt_number, receipt_type,"
+        " file_format, tax_invoice_number, vat_amount, withholding_tax, issued_date, issued_by,"
+        " language, delivery_method, created_by)"
+        " SELECT :payment_id, n.number, :receipt_type, 'PDF', n.number, :vat, NULL,"
+        " :issued_date, :user_id, :language, 'DOWNLOAD', :user_id FROM n"
+        f" RETURNING {_RECEIPT_COLUMNS}"
+    )
+    .bindparams(
+        bindparam("year", type_=Integer()),
+        bindparam("payment_id", type_=Uuid()),
+        bindparam("receipt_type", type_=String()),
+        bindparam("prefix", type_=String()),
+        bindparam("vat", type_=Numeric(12, 2)),
+        bindparam("issued_date", type_=Date()),
+        bindparam("user_id", type_=Uuid()),
+        bindparam("language", type_=String()),
+    )
+    .columns(*PaymentReceipt.__table__.c)
+)
+_ISSUE_ORM = select(PaymentReceipt).from_statement(_ISSUE)
+_EXISTING = select(PaymentReceipt).where(
+    PaymentReceipt.payment_id == bindparam("payment_id"),
+    PaymentReceipt.receipt_type == RECEIPT_TYPE,
+)
+_POLICY = select(MotorPolicy).where(MotorPolicy.id == bindparam("policy_id"))
+_LANGUAGE = select(Customer.preferred_language).where(Customer.id == bindparam("customer_id"))
 
 
 # --- services --------------------------------------------------------------------------------
@@ -236,12 +281,17 @@ async def issue_receipt(
     *,
     user_id: uuid.UUID | None = None,
     now: datetime | None = None,
+    policy: MotorPolicy | None = None,
+    language: str | None = None,
 ) -> PaymentReceipt | None:
     """The payment's receipt / tax invoice, issued once: None for anything but a successful
     incoming premium payment of a policy; the existing row when there is one. Only the row:
     its PDF and the policy's schedule and certificate are rendered on first request
     (documents.ensure_documents). The caller holds the payment's row lock (confirm_payment),
-    which serialises two issues."""
+    which serialises two issues, and calls this last: the statement that numbers the receipt
+    locks the year's counter row until commit (decision 0072). `policy` (the payment's) and
+    `language` (its customer's preferred language) save their reads when the caller has
+    them."""
     if (
         payment.payment_status != "SUCCESS"
         or payment.payment_direction != "INCOMING"
@@ -249,41 +299,32 @@ async def issue_receipt(
         or payment.policy_id is None
     ):
         return None
-    existing = await session.scalar(
-        select(PaymentReceipt).where(
-            PaymentReceipt.payment_id == payment.id, PaymentReceipt.receipt_type == RECEIPT_TYPE
-        )
-    )
-    if existing is not None:
-        return existing
     now = now or datetime.now(UTC)
     issued = now.astimezone(BANGKOK).date()
-    policy = (
-        await session.execute(select(MotorPolicy).where(MotorPolicy.id == payment.policy_id))
-    ).scalar_one()
-    customer = await session.get(Customer, policy.customer_id)
-    language = (customer.preferred_language if customer is not None else None) or "th"
+    if policy is None or policy.id != payment.policy_id:
+        policy = (await session.execute(_POLICY, {"policy_id": payment.policy_id})).scalar_one()
+    if language is None:
+        language = await session.scalar(_LANGUAGE, {"customer_id": policy.customer_id})
     amounts = await amounts_for(session, payment, policy)
-    # The number is taken last: the counter row stays locked until the confirming
-    # transaction commits, so nothing slow follows it; the PDF is rendered on first request
-    # (documents.ensure_documents, decision 0049 "Amended").
-    number = await next_receipt_number(session, issued.year)
-    row = PaymentReceipt(
-        payment_id=payment.id,
-        receipt_number=number,
-        receipt_type=RECEIPT_TYPE,
-        file_format="PDF",
-        tax_invoice_number=number,
-        vat_amount=amounts.vat,
-        withholding_tax=None,  # premiums paid by individuals: no withholding (decision 0049)
-        issued_date=issued,
-        issued_by=user_id,
-        language=language if language in ("th", "en") else "th",
-        delivery_method="DOWNLOAD",
-        created_by=user_id,
-    )
-    session.add(row)
-    await session.flush()
+    # Everything slow is done: the number is taken by the last statement before commit.
+    row = (
+        await session.execute(
+            _ISSUE_ORM,
+            {
+                "year": issued.year,
+                "payment_id": payment.id,
+                "receipt_type": RECEIPT_TYPE,
+                "prefix": f"RC-{issued.year:04d}-",
+                "vat": amounts.vat,
+                "issued_date": issued,
+                "user_id": user_id,
+                # premiums are paid by individuals: no withholding tax (decision 0049)
+                "language": language if language in ("th", "en") else "th",
+            },
+        )
+    ).scalar_one_or_none()
+    if row is None:  # issued before (a repeated confirmation, a duplicated callback)
+        row = (await session.execute(_EXISTING, {"payment_id": payment.id})).scalar_one()
     return row
 
 
