@@ -14,8 +14,12 @@ Against the embedded PostgreSQL (or DATABASE_URL's server) it:
    one per CPU core as `polis serve --workers N` would run it; the production settings
    otherwise) and runs --clients concurrent HTTP clients, each posting
    claims of --items lines (OP-GP, OP-SPEC, LAB, RX, IMG) for --seconds (after a --warmup),
-   each client cycling over its own slice of the members, so two clients never post for the
-   same member and claims contend only on the server, not on a member's accumulator locks;
+   cycling over the members so that claims contend on the server, not on one member's
+   accumulator locks. The clients are wrk's (`--client wrk`, the default when wrk is
+   installed: `apt-get install wrk`), a C load generator like pgbench's own client, so the
+   load costs the two cores little; `--client httpx` runs them in this Python process
+   instead (each client its own slice of the members), which takes a large share of the
+   CPU the server needs (docs/benchmarks.md);
 4. runs pgbench's tpcb-like script on bench_pgb (-i -s --pgbench-scale, then -c --clients
    -j 2 -T --pgbench-seconds);
 5. runs `polis health adjudicate` over a generated claims.jsonl of --batch-claims claims of
@@ -32,6 +36,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -241,6 +246,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)  # of 201 answers, seconds
     statuses: dict[int, int] = field(default_factory=dict)
     claim_statuses: dict[str, int] = field(default_factory=dict)
+    percentiles: dict[int, float] = field(default_factory=dict)  # ms, when wrk measured
 
     @property
     def ok(self) -> int:
@@ -251,6 +257,8 @@ class LoadResult:
         return sum(v for k, v in self.statuses.items() if k != 201)
 
     def pct(self, p: float) -> float:
+        if p in self.percentiles:
+            return self.percentiles[int(p)]
         if not self.latencies:
             return float("nan")
         s = sorted(self.latencies)
@@ -304,6 +312,104 @@ async def run_load(
                     result.claim_statuses[st] = result.claim_statuses.get(st, 0) + 1
 
         await asyncio.gather(*(client(k) for k in range(clients)))
+    return result
+
+
+_WRK_SCRIPT = r"""
+-- POST /api/v1/health/claims; connection k of the run cycles over members k, k+C, k+2C, ...
+-- (C = connections), so no two connections post for the same member at once.
+local token = os.getenv("BENCH_TOKEN")
+local members = tonumber(os.getenv("BENCH_MEMBERS"))
+local connections = tonumber(os.getenv("BENCH_CONNECTIONS"))
+local body_head = os.getenv("BENCH_BODY_HEAD")
+local body_tail = os.getenv("BENCH_BODY_TAIL")
+local threads, serial = {}, 0
+function setup(thread)
+  serial = serial + 1
+  thread:set("tid", serial)
+  table.insert(threads, thread)
+end
+function init(args)
+  n = 0
+  prefix = string.format("%s-%d-", os.getenv("BENCH_RUN"), tid)
+end
+function request()
+  n = n + 1
+  local m = ((n * 2 + tid) % members) + 1
+  return wrk.format("POST", "/api/v1/health/claims", {
+    ["Authorization"] = "Bearer " .. token,
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. n,
+  }, body_head .. string.format("MBR-BENCH-%07d", m) .. body_tail)
+end
+function done(summary, latency, requests)
+  io.write(string.format("BENCH %d %d %.3f %.3f %.3f %.3f\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def run_load_wrk(
+    base: str, world: World, *, clients: int, items: int, seconds: float, warmup: float
+) -> LoadResult:
+    """The same load from wrk (a C load generator, as pgbench's client is C), so that the
+    client's own CPU stays out of the two cores' budget: a warm-up run, then the measured
+    one. Members cycle per wrk thread rather than per connection; with 2 threads and a
+    few thousand members two requests for one member rarely meet (they would only wait on
+    the member's accumulator locks)."""
+    import httpx
+
+    login = httpx.post(
+        base + "/api/v1/auth/login", json={"username": world.username, "password": world.password}
+    )
+    login.raise_for_status()
+    body = json.dumps(claim_body(world, "@MEMBER@", items))
+    head, tail = body.split("@MEMBER@")
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "claims.lua"
+        script.write_text(_WRK_SCRIPT)
+        result = LoadResult(seconds=seconds)
+        for phase, length in (("warmup", warmup), ("measure", seconds)):
+            if length <= 0:
+                continue
+            env = {
+                **os.environ,
+                "BENCH_TOKEN": login.json()["access_token"],
+                "BENCH_MEMBERS": str(len(world.member_numbers)),
+                "BENCH_CONNECTIONS": str(clients),
+                "BENCH_BODY_HEAD": head,
+                "BENCH_BODY_TAIL": tail,
+                "BENCH_RUN": f"{phase}-{uuid.uuid4().hex[:12]}",
+            }
+            done = subprocess.run(
+                [
+                    "wrk",
+                    "-t2",
+                    f"-c{clients}",
+                    f"-d{length:g}s",
+                    "--timeout",
+                    "60s",
+                    "-s",
+                    str(script),
+                    base,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            if phase == "measure":
+                line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH "))
+                requests, bad, duration, p50, p95, p99 = line.split()[1:]
+                non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
+                failed = int(non2xx.group(1)) if non2xx else 0
+                result.seconds = float(duration)
+                result.statuses = {201: int(requests) - failed}
+                if failed or int(bad):
+                    result.statuses[0] = failed + int(bad)
+                result.percentiles = {50: float(p50), 95: float(p95), 99: float(p99)}
     return result
 
 
@@ -398,6 +504,13 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="uvicorn processes (default: one per CPU core, as `polis serve --workers`)",
     )
+    ap.add_argument(
+        "--client",
+        choices=["wrk", "httpx"],
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="load generator: wrk (C, like pgbench's client; default when installed) or"
+        " httpx (Python, in this process, sharing the CPUs with the server)",
+    )
     ap.add_argument("--pgbench-scale", type=int, default=10)
     ap.add_argument("--pgbench-seconds", type=int, default=30)
     ap.add_argument("--batch-claims", type=int, default=20000)
@@ -433,8 +546,8 @@ def main() -> None:
             if "api" not in args.skip:
                 proc, base = start_server(health_url, args.server_workers)
                 try:
-                    load = asyncio.run(
-                        run_load(
+                    if args.client == "wrk":
+                        load = run_load_wrk(
                             base,
                             world,
                             clients=args.clients,
@@ -442,7 +555,17 @@ def main() -> None:
                             seconds=args.seconds,
                             warmup=args.warmup,
                         )
-                    )
+                    else:
+                        load = asyncio.run(
+                            run_load(
+                                base,
+                                world,
+                                clients=args.clients,
+                                items=args.items,
+                                seconds=args.seconds,
+                                warmup=args.warmup,
+                            )
+                        )
                 finally:
                     stop_server(proc)
             if "pgbench" not in args.skip:
@@ -481,7 +604,7 @@ def report(
         f"\nHealth adjudication bench, {date.today().isoformat()}, {os.cpu_count()} CPUs: "
         f"{args.clients} clients, {args.items} items per claim, {args.members} members, "
         f"API window {args.seconds:g} s (+{args.warmup:g} s warm-up), "
-        f"uvicorn workers {args.server_workers}\n"
+        f"uvicorn workers {args.server_workers}, load from {args.client}\n"
     )
     print("| What | Rate | p50 | p95 | p99 | Errors |")
     print("|---|---|---|---|---|---|")
@@ -495,7 +618,8 @@ def report(
         rate = load.ok / load.seconds
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(load.claim_statuses.items()))
         print(
-            f"| POST /api/v1/health/claims ({statuses}) | {rate:.1f} claims/s | "
+            f"| POST /api/v1/health/claims{f' ({statuses})' if statuses else ''}, "
+            f"load from {args.client} | {rate:.1f} claims/s | "
             f"{load.pct(50):.0f} ms | {load.pct(95):.0f} ms | {load.pct(99):.0f} ms | "
             f"{load.errors} ({dict(sorted(load.statuses.items()))}) |"
         )
