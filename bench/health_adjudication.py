@@ -147,6 +147,8 @@ def build_world(url: str, members: int) -> World:
                'CLAIMS_PROCESSOR')""",
             (username, hash_password(password)),
         )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("analyze")  # statistics, as a database in service has them
     numbers = [f"MBR-BENCH-{n:07d}" for n in range(1, members + 1)]
     return World("RS-BENCH", numbers, username, password)
 
