@@ -249,6 +249,7 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     claim_statuses: dict[str, int] = field(default_factory=dict)
     percentiles: dict[int, float] = field(default_factory=dict)  # ms, when wrk measured
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU per request, when wrk
 
     @property
     def ok(self) -> int:
@@ -353,8 +354,37 @@ end
 """
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of the server (the uvicorn process and its workers)
+    and of every PostgreSQL process on this machine, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"server": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid, ppid, used = int(entry.name), int(fields[1]), int(fields[11]) + int(fields[12])
+        if pid == server_pid or ppid == server_pid:
+            totals["server"] += used / tick
+        elif name == "postgres":
+            totals["postgres"] += used / tick
+    return totals
+
+
 def run_load_wrk(
-    base: str, world: World, *, clients: int, items: int, seconds: float, warmup: float
+    base: str,
+    world: World,
+    *,
+    clients: int,
+    items: int,
+    seconds: float,
+    warmup: float,
+    server_pid: int,
 ) -> LoadResult:
     """The same load from wrk (a C load generator, as pgbench's client is C), so that the
     client's own CPU stays out of the two cores' budget: a warm-up run, then the measured
@@ -385,6 +415,7 @@ def run_load_wrk(
                 "BENCH_BODY_TAIL": tail,
                 "BENCH_RUN": f"{phase}-{uuid.uuid4().hex[:12]}",
             }
+            cpu_before = cpu_seconds(server_pid)
             done = subprocess.run(
                 [
                     "wrk",
@@ -403,11 +434,16 @@ def run_load_wrk(
                 check=True,
             )
             if phase == "measure":
+                cpu_after = cpu_seconds(server_pid)
                 line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH "))
                 requests, bad, duration, p50, p95, p99 = line.split()[1:]
                 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
                 failed = int(non2xx.group(1)) if non2xx else 0
                 result.seconds = float(duration)
+                answered = max(int(requests), 1)
+                result.cpu_ms = {
+                    k: (cpu_after[k] - cpu_before[k]) * 1000 / answered for k in cpu_after
+                }
                 result.statuses = {201: int(requests) - failed}
                 if failed or int(bad):
                     result.statuses[0] = failed + int(bad)
@@ -556,6 +592,7 @@ def main() -> None:
                             items=args.items,
                             seconds=args.seconds,
                             warmup=args.warmup,
+                            server_pid=proc.pid,
                         )
                     else:
                         load = asyncio.run(
@@ -630,6 +667,11 @@ def report(
             f"| `polis health adjudicate` {args.batch_claims} claims, batch size "
             f"{args.batch_size}, {args.batch_workers} workers | {batch['rate']:.1f} claims/s | "
             f"| | | {batch['errors']} |"
+        )
+    if load is not None and load.cpu_ms:
+        print(
+            f"\nCPU per claim in the window (/proc): server {load.cpu_ms['server']:.1f} ms, "
+            f"PostgreSQL {load.cpu_ms['postgres']:.1f} ms"
         )
     if load is not None and pgb is not None and pgb["tps"] > 0:
         print(f"\nAPI claims/s / pgbench TPS = {load.ok / load.seconds / pgb['tps']:.2f}")
