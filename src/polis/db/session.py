@@ -69,7 +69,10 @@ def make_engine(url: str, settings: Settings, *, replica: bool = False) -> Async
         pool_timeout=settings.db_pool_timeout,
         connect_args=connect_args,
     )
-    ping_after_idle(engine, settings.db_ping_after_idle_seconds)
+    # The replica's connections are pinged on every checkout: a read that meets a dead
+    # replica connection is answered from the primary only if the failure shows at checkout
+    # (decision 0055), and reports are not the hot path.
+    ping_after_idle(engine, 0 if replica else settings.db_ping_after_idle_seconds)
     return engine
 
 
