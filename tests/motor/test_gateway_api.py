@@ -286,6 +286,35 @@ class TestCards:
 
 
 class TestCallbacks:
+    async def test_the_receipt_number_is_the_last_statement_of_a_paying_callback(
+        self, api: Api, session: AsyncSession, connection: AsyncConnection
+    ) -> None:
+        # The year's receipt counter stays locked from the statement that takes the number
+        # until commit (decision 0049), so nothing may follow it (decision 0072).
+        from sqlalchemy import event
+
+        headers = await _headers(api, session)
+        policy = await bound_policy(api.client, headers)
+        payment = policy["payments"][0]
+        qr = (await api.client.get(f"{PAYMENTS}/{payment['id']}/promptpay", headers=headers)).json()
+        paid = await api.gateway.client().promptpay_paid(qr["reference"], qr["amount"])
+        seen: list[str] = []
+
+        def record(*args: Any) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(connection.sync_connection, "before_cursor_execute", record)
+        try:
+            assert (await api.send(paid["transaction_id"]))["status_code"] == 200
+        finally:
+            event.remove(connection.sync_connection, "before_cursor_execute", record)
+        numbered = [i for i, sql in enumerate(seen) if "receipt_number_counters" in sql]
+        assert len(numbered) == 1 and await _receipts(session, payment["id"]) == 1
+        after = [sql for sql in seen[numbered[0] + 1 :] if "SAVEPOINT" not in sql.upper()]
+        assert after == []
+        row = await _payment(session, payment["id"])
+        assert row.gateway_transaction_id == paid["transaction_id"]
+
     async def test_promptpay_callback_pays_once(self, api: Api, session: AsyncSession) -> None:
         headers = await _headers(api, session)
         policy = await bound_policy(api.client, headers)

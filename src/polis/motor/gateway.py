@@ -229,6 +229,21 @@ async def charge(
         created_by=user_id,
         updated_by=user_id,
     )
+
+    async def record_charge(paid: MotorPayment) -> None:
+        """The gateway's fields, stored as they are (refresh: updated_at)."""
+        paid.gateway_provider = PROVIDER
+        paid.gateway_transaction_id = attempt.gateway_reference
+        paid.gateway_response = txn
+        paid.card_last_four = txn.get("card_last_four")
+        paid.card_type = txn.get("card_type")
+        paid.card_token = seal_token(token)
+        paid.updated_by = user_id
+        if status == "SUCCESS":
+            paid.authorization_code = txn.get("authorization_code")
+        await session.flush()
+        await session.refresh(paid)
+
     if status == "SUCCESS":
         confirm = PaymentConfirm(
             method=_method(txn.get("funding")),
@@ -237,21 +252,21 @@ async def charge(
             amount=payment.total_amount,
             payment_channel=body.payment_channel,
         )
-        payment, number, _ = await payments.confirm_payment(
-            session, payment_id, confirm, user_id=user_id, now=now, event=attempt
+        # The gateway's fields are written before the receipt takes its number (0072).
+        payment, number, changed = await payments.confirm_payment(
+            session,
+            payment_id,
+            confirm,
+            user_id=user_id,
+            now=now,
+            event=attempt,
+            before_receipt=record_charge,
         )
-        payment.authorization_code = txn.get("authorization_code")
+        if not changed:  # paid already under this reference: no receipt, no hook
+            await record_charge(payment)
     else:
         session.add(attempt)
-    payment.gateway_provider = PROVIDER
-    payment.gateway_transaction_id = attempt.gateway_reference
-    payment.gateway_response = txn
-    payment.card_last_four = txn.get("card_last_four")
-    payment.card_type = txn.get("card_type")
-    payment.card_token = seal_token(token)
-    payment.updated_by = user_id
-    await session.flush()
-    await session.refresh(payment)
+        await record_charge(payment)
     log.info(
         "payment_gateway_charge",
         payment_id=str(payment.id),
@@ -395,20 +410,27 @@ async def process_callback(
             paid_at=min(_occurred(body, now), now),
             amount=amount,
         )
-        paid, _, _ = await payments.confirm_payment(
-            session, payment.id, confirm, now=now, event=event
+
+        async def record_callback(paid: MotorPayment) -> None:
+            """The gateway's fields, before the receipt takes its number (decision 0072)."""
+            paid.gateway_provider = PROVIDER
+            paid.gateway_transaction_id = txn_id
+            paid.authorization_code = body.get("authorization_code")
+            paid.gateway_response = body
+            await session.flush()
+            await session.refresh(paid)
+
+        payment, _, changed = await payments.confirm_payment(
+            session, payment.id, confirm, now=now, event=event, before_receipt=record_callback
         )
-        paid.gateway_provider = PROVIDER
-        paid.gateway_transaction_id = txn_id
-        paid.authorization_code = body.get("authorization_code")
-        paid.gateway_response = body
-        payment = paid
+        if not changed:  # paid already under this reference: no receipt, no hook
+            await record_callback(payment)
     else:
         event.status = "FAILED"
         session.add(event)
         payment.gateway_response = body
-    await session.flush()
-    await session.refresh(payment)
+        await session.flush()
+        await session.refresh(payment)
     log.info(
         "payment_gateway_callback",
         gateway_transaction_id=txn_id,

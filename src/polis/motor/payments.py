@@ -5,6 +5,7 @@ request's unit of work commits."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -269,11 +270,15 @@ async def confirm_payment(
     now: datetime | None = None,
     today: date | None = None,
     event: PaymentTransaction | None = None,
+    before_receipt: Callable[[MotorPayment], Awaitable[None]] | None = None,
 ) -> tuple[MotorPayment, str | None, bool]:
     """Record money received for a scheduled payment: (payment, policy number, changed).
 
     `event`: the gateway's payment_transactions row of the money (polis.motor.gateway), kept
     instead of the STAFF CONFIRM row this writes otherwise (decision 0048).
+    `before_receipt`: the caller's own changes to the paid payment (the gateway's fields),
+    made and flushed before the receipt takes its number, so that nothing but the commit
+    follows the number (decision 0072).
 
     Same reference again: nothing changes (changed False). Another reference on a paid
     payment: 409. The amount must be the amount due (422). Paying the FULL payment or the
@@ -363,6 +368,8 @@ async def confirm_payment(
             session, policy, payment, today=today, user_id=user_id, vehicle_taken=vehicle_taken
         )
     await session.flush()
+    if before_receipt is not None:
+        await before_receipt(payment)
     await receipts.issue_receipt(  # decision 0049; the last statement (decision 0072)
         session, payment, user_id=user_id, now=now, policy=policy, language=language or "th"
     )
