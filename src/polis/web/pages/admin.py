@@ -40,7 +40,7 @@ from polis.platform.pagination import Keyset, PageParams, paginate
 from polis.web import i18n
 from polis.web.forms import text
 from polis.web.routing import WebRoute, redirect
-from polis.web.session import COOKIE_PATH, CsrfChecked, State, require_page
+from polis.web.session import COOKIE_PATH, CsrfChecked, State, WebState, require_page
 from polis.web.templating import flash, render
 
 router = APIRouter(prefix="/admin", route_class=WebRoute, include_in_schema=False)
@@ -648,6 +648,38 @@ def _sessions_refused() -> str:
     return _("Only a SUPER_ADMIN may end a SUPER_ADMIN's sessions.")
 
 
+async def _end_refused(
+    request: Request, session: AsyncSession, principal: Principal, target: User
+) -> Response | None:
+    """The user's page with the refusal (403) when the principal may not end the target's
+    sessions (`_may_end`, as the API's DELETE routes); None when they may."""
+    try:
+        _may_end(principal, target)
+    except Forbidden:
+        return await _user_page(
+            request,
+            session,
+            principal,
+            target.id,
+            problems={"sessions": _sessions_refused()},
+            status_code=403,
+        )
+    return None
+
+
+def _ended(
+    request: Request, state: WebState, user_id: uuid.UUID, *, own: bool, key: str
+) -> Response:
+    """After ending sessions: the sign-in page when the principal's own current session
+    ended, else the user's page with the `key` flash."""
+    if own:
+        state.forget_tokens()
+        return redirect(request, f"{COOKIE_PATH}/sign-in")
+    response = redirect(request, f"{USERS}/{user_id}")
+    flash(response, request, key)
+    return response
+
+
 @router.post("/users/{user_id}/sessions/{session_id}/end", dependencies=[CsrfChecked])
 async def end_user_session(
     user_id: uuid.UUID,
@@ -660,27 +692,13 @@ async def end_user_session(
     """End one session of the user (REVOKED_BY_ADMIN, as DELETE
     /iam/users/{id}/sessions/{session}); ending your own current one signs you out."""
     target = await _fresh(session, user_id)
-    try:
-        _may_end(principal, target)
-    except Forbidden:
-        return await _user_page(
-            request,
-            session,
-            principal,
-            user_id,
-            problems={"sessions": _sessions_refused()},
-            status_code=403,
-        )
+    if (refused := await _end_refused(request, session, principal, target)) is not None:
+        return refused
     row = await SessionRepository.from_session(session).get_for_user(target.id, session_id)
     if row is None:
         raise NotFound("There is no such session.")
     await auth_service.revoke_session(session, row, reason="REVOKED_BY_ADMIN")
-    if row.id == principal.session.id:
-        state.forget_tokens()
-        return redirect(request, f"{COOKIE_PATH}/sign-in")
-    response = redirect(request, f"{USERS}/{user_id}")
-    flash(response, request, "session_ended")
-    return response
+    return _ended(request, state, user_id, own=row.id == principal.session.id, key="session_ended")
 
 
 @router.post("/users/{user_id}/sessions/end-all", dependencies=[CsrfChecked])
@@ -694,21 +712,8 @@ async def end_user_sessions(
     """End every active session of the user (REVOKED_BY_ADMIN, as DELETE
     /iam/users/{id}/sessions): your own account's included, which signs you out."""
     target = await _fresh(session, user_id)
-    try:
-        _may_end(principal, target)
-    except Forbidden:
-        return await _user_page(
-            request,
-            session,
-            principal,
-            user_id,
-            problems={"sessions": _sessions_refused()},
-            status_code=403,
-        )
+    if (refused := await _end_refused(request, session, principal, target)) is not None:
+        return refused
     await auth_service.end_sessions(session, target.id, keep=None, reason="REVOKED_BY_ADMIN")
-    if target.id == principal.user_id:
-        state.forget_tokens()
-        return redirect(request, f"{COOKIE_PATH}/sign-in")
-    response = redirect(request, f"{USERS}/{user_id}")
-    flash(response, request, "user_sessions_ended")
-    return response
+    own = target.id == principal.user_id
+    return _ended(request, state, user_id, own=own, key="user_sessions_ended")
