@@ -26,7 +26,7 @@ from polis.motor.rating_schemas import (
 from polis.platform.errors import BusinessRuleError, NotFound
 from polis.platform.ids import random_code
 from polis.reference.models import SystemConfiguration
-from polis.reference.service import ConfigurationNotFoundError, parse_config_value
+from polis.reference.service import ConfigurationNotFoundError, get_config, parse_config_value
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 VOLUNTARY_TABLE = "VOLUNTARY"
@@ -151,11 +151,8 @@ async def rate_table_in_force(
     return row, RateTable.from_data(row.version, row.effective_from, row.data)
 
 
-# create_quote's reads, built once: the quote validity setting with, when the request names
-# one, the vehicle (live) in the same round trip.
-_VALIDITY = select(SystemConfiguration.config_value, SystemConfiguration.config_type).where(
-    SystemConfiguration.config_key == VALIDITY_KEY
-)
+# create_quote's read, built once: the quote validity setting and the request's vehicle (live)
+# in one round trip (get_config's query, joined).
 _VALIDITY_AND_VEHICLE = (
     select(SystemConfiguration.config_value, SystemConfiguration.config_type, CustomerVehicle)
     .select_from(SystemConfiguration)
@@ -172,29 +169,23 @@ _INSERT_QUOTE = insert(Quote).returning(Quote)
 async def _validity_and_vehicle(
     session: AsyncSession, body: QuoteCreate, problems: list[FieldProblem]
 ) -> tuple[int, CustomerVehicle | None]:
-    """MOTOR_QUOTE_VALIDITY_DAYS and the request's vehicle (None without a vehicle_id)."""
-    vehicle: CustomerVehicle | None = None
-    setting: tuple[str, str] | None
+    """MOTOR_QUOTE_VALIDITY_DAYS and the request's vehicle (None without a vehicle_id):
+    with a vehicle, both in one statement."""
     if body.vehicle_id is None:
-        found = (await session.execute(_VALIDITY)).one_or_none()
-        setting = None if found is None else (found[0], found[1])
-    else:
-        row = (
-            await session.execute(_VALIDITY_AND_VEHICLE, {"vehicle_id": body.vehicle_id})
-        ).one_or_none()
-        setting = None if row is None else (row[0], row[1])
-        vehicle = None if row is None else row[2]
-    if setting is None:
+        return int(await get_config(session, VALIDITY_KEY)), None
+    row = (
+        await session.execute(_VALIDITY_AND_VEHICLE, {"vehicle_id": body.vehicle_id})
+    ).one_or_none()
+    if row is None:
         raise ConfigurationNotFoundError(VALIDITY_KEY)
-    validity = int(parse_config_value(setting[0], setting[1]))
-    if body.vehicle_id is not None:
-        if vehicle is None:
-            problems.append(FieldProblem("vehicle_id", "no such vehicle", "unknown_reference"))
-        elif body.customer_id is not None and vehicle.customer_id != body.customer_id:
-            problems.append(
-                FieldProblem("vehicle_id", "the vehicle belongs to another customer", "mismatch")
-            )
-    return validity, vehicle
+    vehicle: CustomerVehicle | None = row[2]
+    if vehicle is None:
+        problems.append(FieldProblem("vehicle_id", "no such vehicle", "unknown_reference"))
+    elif body.customer_id is not None and vehicle.customer_id != body.customer_id:
+        problems.append(
+            FieldProblem("vehicle_id", "the vehicle belongs to another customer", "mismatch")
+        )
+    return int(parse_config_value(row[0], row[1])), vehicle
 
 
 async def _check_customer(
