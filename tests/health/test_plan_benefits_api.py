@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.health.schemas import BenefitCreate, BenefitUpdate, merged
 from tests.health.test_adjudication_service import ClaimWorld, build_world
+from tests.health.test_balances_api import MEMBERS
 from tests.health.test_claims_api import CLAIMS, claim_body
 from tests.health.test_config_api import PLANS, plan_body
 from tests.iam.factories import signed_in
@@ -455,6 +456,222 @@ class TestExclusions:
         ).status_code == 404
         assert (await client.delete(url, headers=headers)).status_code == 404
         assert await _lines(session, theirs) == (3, 1)
+
+
+# --- the plan's own limits: plan-level accumulator rows follow (0069, addendum) -----------
+
+_PLAN_ROWS = text(
+    "select year, limit_amount::text, used_amount::text, remaining_amount::text,"
+    " deductible_limit::text, deductible_met::text from member.accumulator"
+    " where member_id = :m and plan_id = :p and benefit_code is null order by year"
+)
+
+
+async def _plan_rows(session: AsyncSession, w: ClaimWorld) -> list[tuple[Any, ...]]:
+    """The member's plan-level rows: (year, limit, used, remaining, deductible limit, met)."""
+    rows = await session.execute(_PLAN_ROWS, {"m": w.member.id, "p": w.plan.id})
+    return [tuple(r) for r in rows]
+
+
+async def _capped_world(session: AsyncSession) -> ClaimWorld:
+    """build_world (annual limit 100,000,000, deductible 500,000) with the annual cap on."""
+    w = await build_world(session)
+    await session.execute(
+        text("update member.member_coverage set annual_cap_applicable = true where member_id = :m"),
+        {"m": w.member.id},
+    )
+    await session.commit()  # a savepoint of the test transaction, visible to the app
+    return w
+
+
+async def _plan_balance(
+    client: AsyncClient, headers: dict[str, str], w: ClaimWorld, year: int
+) -> dict[str, Any]:
+    response = await client.get(
+        f"{MEMBERS}/{w.member.member_number}/benefits", params={"year": year}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    (plan,) = response.json()["plans"]
+    assert plan["plan_code"] == w.plan.plan_code
+    return dict(plan)
+
+
+async def _claim(client: AsyncClient, headers: dict[str, str], w: ClaimWorld, day: str) -> Any:
+    response = await client.post(CLAIMS, json=claim_body(w, service_date=day), headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+class TestPlanLimits:
+    async def test_annual_limit_up_and_down_restates_every_years_plan_level_rows(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        w = await _capped_world(session)
+        other = await _capped_world(session)
+        _, staff = await signed_in(client, session, role="CLAIMS_PROCESSOR")
+        admin_id, headers = await _admin(client, session)
+        # Each claim: 1,000,000 less 10% = 900,000; deductible 500,000, copay 50,000,
+        # coinsurance 35,000; the plan pays 315,000 (the plan-level row's used amount).
+        for world, day in ((w, "2024-06-01"), (w, "2025-03-10"), (other, "2025-03-10")):
+            assert (await _claim(client, staff, world, day))["total_paid_amount"] == "315000.00"
+        assert await _plan_rows(session, w) == [
+            (2024, "100000000.00", "315000.00", "99685000.00", "500000.00", "500000.00"),
+            (2025, "100000000.00", "315000.00", "99685000.00", "500000.00", "500000.00"),
+        ]
+        op_gp = await TestBenefits._accumulator(session, w)
+        url = f"{PLANS}/{w.plan.plan_code}"
+
+        raised = await client.patch(url, json={"annual_limit": "150000000.50"}, headers=headers)
+        assert raised.status_code == 200, raised.text
+        assert raised.json()["annual_limit"] == "150000000.50"
+        # Every year's row takes the new limit; used and deductible met do not move.
+        assert await _plan_rows(session, w) == [
+            (2024, "150000000.50", "315000.00", "149685000.50", "500000.00", "500000.00"),
+            (2025, "150000000.50", "315000.00", "149685000.50", "500000.00", "500000.00"),
+        ]
+        for year in (2024, 2025):
+            balance = await _plan_balance(client, staff, w, year)
+            assert (
+                balance["annual_limit"],
+                balance["annual_used"],
+                balance["annual_remaining"],
+            ) == ("150000000.50", "315000.00", "149685000.50")
+        # Another plan's rows and the plan's benefit rows are not touched.
+        assert await _plan_rows(session, other) == [
+            (2025, "100000000.00", "315000.00", "99685000.00", "500000.00", "500000.00"),
+        ]
+        assert await TestBenefits._accumulator(session, w) == op_gp
+        acc_id = await session.scalar(
+            text(
+                "select id from member.accumulator where member_id = :m and plan_id = :p"
+                " and benefit_code is null and year = 2025"
+            ),
+            {"m": w.member.id, "p": w.plan.id},
+        )
+        audit = await _audit(session, "member.accumulator", acc_id)
+        assert audit[-1][0] == "UPDATE" and audit[-1][1] == admin_id
+        assert {"limit_amount", "remaining_amount"} <= set(audit[-1][2])
+        assert not {"used_amount", "deductible_met", "deductible_limit"} & set(audit[-1][2])
+
+        lowered = await client.patch(url, json={"annual_limit": "400000"}, headers=headers)
+        assert lowered.status_code == 200, lowered.text
+        assert await _plan_rows(session, w) == [
+            (2024, "400000.00", "315000.00", "85000.00", "500000.00", "500000.00"),
+            (2025, "400000.00", "315000.00", "85000.00", "500000.00", "500000.00"),
+        ]
+        balance = await _plan_balance(client, staff, w, 2025)
+        assert (balance["annual_limit"], balance["annual_remaining"]) == ("400000.00", "85000.00")
+        # The next claim is cut at the new limit: no deductible left, copay 50,000,
+        # coinsurance 10% of 850,000 = 85,000; the plan's 765,000 is capped by what the
+        # annual limit leaves: 400,000 - 315,000 = 85,000.
+        cut = await _claim(client, staff, w, "2025-04-01")
+        line = cut["items"][0]
+        assert (line["deductible_amount"], line["copay_amount"], line["coinsurance_amount"]) == (
+            "0.00",
+            "50000.00",
+            "85000.00",
+        )
+        assert (line["paid_amount"], line["approved_amount"]) == ("85000.00", "220000.00")
+        assert cut["status"] == "partially_approved"
+        assert (await _plan_rows(session, w))[1] == (
+            2025,
+            "400000.00",
+            "400000.00",
+            "0.00",
+            "500000.00",
+            "500000.00",
+        )
+
+        # Below what was used: the remaining is negative, and the next claim is denied.
+        below = await client.patch(url, json={"annual_limit": "300000.00"}, headers=headers)
+        assert below.status_code == 200, below.text
+        assert await _plan_rows(session, w) == [
+            (2024, "300000.00", "315000.00", "-15000.00", "500000.00", "500000.00"),
+            (2025, "300000.00", "400000.00", "-100000.00", "500000.00", "500000.00"),
+        ]
+        balance = await _plan_balance(client, staff, w, 2025)
+        assert (balance["annual_used"], balance["annual_remaining"]) == ("400000.00", "-100000.00")
+        denied = (await _claim(client, staff, w, "2024-07-01"))["items"][0]
+        assert (denied["status"], denied["denial_reason"], denied["paid_amount"]) == (
+            "denied",
+            "annual_limit",
+            "0.00",
+        )
+        assert (await _plan_rows(session, w))[0][2:4] == ("315000.00", "-15000.00")
+
+    async def test_individual_deductible_change_restates_the_deductible_limit(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        w = await _capped_world(session)
+        _, staff = await signed_in(client, session, role="CLAIMS_PROCESSOR")
+        _, headers = await _admin(client, session)
+        await _claim(client, staff, w, "2025-03-10")
+        url = f"{PLANS}/{w.plan.plan_code}"
+        raised = await client.patch(
+            url, json={"individual_deductible": "750000.25"}, headers=headers
+        )
+        assert raised.status_code == 200, raised.text
+        # The deductible limit follows; met, used and the annual limit do not move.
+        assert await _plan_rows(session, w) == [
+            (2025, "100000000.00", "315000.00", "99685000.00", "750000.25", "500000.00"),
+        ]
+        balance = await _plan_balance(client, staff, w, 2025)
+        assert (
+            balance["individual_deductible"],
+            balance["deductible_met"],
+            balance["deductible_remaining"],
+        ) == ("750000.25", "500000.00", "250000.25")
+        # The next claim takes the rest of the new deductible: 900,000 allowed, deductible
+        # 250,000.25, copay 50,000, coinsurance 10% of 599,999.75 = 59,999.98 (to the
+        # sen), the plan pays 539,999.77.
+        line = (await _claim(client, staff, w, "2025-04-01"))["items"][0]
+        assert (line["deductible_amount"], line["copay_amount"]) == ("250000.25", "50000.00")
+        assert (line["coinsurance_amount"], line["paid_amount"]) == ("59999.98", "539999.77")
+        assert await _plan_rows(session, w) == [
+            (2025, "100000000.00", "854999.77", "99145000.23", "750000.25", "750000.25"),
+        ]
+
+        # Lowered below what was met: the limit follows, met stays, nothing left to meet.
+        lowered = await client.patch(url, json={"individual_deductible": 0}, headers=headers)
+        assert lowered.status_code == 200, lowered.text
+        assert (await _plan_rows(session, w))[0][4:] == ("0.00", "750000.25")
+        balance = await _plan_balance(client, staff, w, 2025)
+        assert (balance["individual_deductible"], balance["deductible_remaining"]) == (
+            "0.00",
+            "0.00",
+        )
+
+    async def test_a_patch_changing_neither_writes_no_accumulator_row(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
+        w = await _capped_world(session)
+        _, staff = await signed_in(client, session, role="CLAIMS_PROCESSOR")
+        _, headers = await _admin(client, session)
+        await _claim(client, staff, w, "2025-03-10")
+        before = await _plan_rows(session, w)
+        url = f"{PLANS}/{w.plan.plan_code}"
+        for change in (
+            {"plan_name": "Gold Plus", "family_deductible": "1000000", "lifetime_limit": 9},
+            # Sent but equal to what the rows hold (another scale): nothing to restate.
+            {"annual_limit": "100000000", "individual_deductible": "500000.0"},
+        ):
+            request_id = str(uuid.uuid4())
+            response = await client.patch(
+                url, json=change, headers={**headers, "X-Request-ID": request_id}
+            )
+            assert response.status_code == 200, response.text
+            written = await session.execute(
+                text(
+                    "select table_name, count(*) from audit.audit_log where request_id = :r"
+                    " group by table_name"
+                ),
+                {"r": request_id},
+            )
+            tables = dict(written.all())
+            assert "member.accumulator" not in tables, change
+            if "plan_name" in change:  # the request's own writes are found by its id
+                assert tables == {"benefit.plan": 1}
+        assert await _plan_rows(session, w) == before
 
 
 # --- PATCH validates as create does -------------------------------------------------------

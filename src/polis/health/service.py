@@ -132,12 +132,16 @@ class PlanService:
     async def update(
         self, session: AsyncSession, plan_code: str, changes: dict[str, Any]
     ) -> PlanView:
-        """Change plan fields (not its code, benefits or exclusions)."""
+        """Change plan fields (not its code, benefits or exclusions). Claims already
+        adjudicated keep their amounts; the plan-level accumulator rows of a changed annual
+        limit or individual deductible show it (decision 0069, addendum)."""
         plan = (await self.get(session, plan_code)).plan
         for name, value in changes.items():
             setattr(plan, name, value)
         _check_period(plan.effective_date, plan.termination_date, "termination_date")
         await session.flush()
+        if changes.keys() & {"annual_limit", "individual_deductible"}:
+            await _restate_plan_accumulators(session, plan)
         return await self.get(session, plan_code)
 
     # --- a plan's benefits and exclusions, one at a time (decision 0069) -------------------
@@ -324,18 +328,51 @@ def _merged(model: type[_M], stored: Any, changes: dict[str, Any]) -> _M:
 
 
 async def _restate_accumulators(session: AsyncSession, benefit: PlanBenefit) -> None:
-    """Give the benefit's accumulator rows (every member and year) its limit as adjudication
-    creates them (per-year amount, visits) and the remaining it leaves; the used amounts and
-    visits that claims moved are kept. Rows are locked in adjudication's order (member)."""
-    limit = _per_year_limit(benefit)
-    visits = benefit.limit_visits
+    """Give the benefit's accumulator rows its limits as adjudication creates them (per-year
+    amount, visits), see _restate."""
+    await _restate(
+        session,
+        benefit.plan_id,
+        benefit.benefit_code,
+        limit_amount=_per_year_limit(benefit),
+        visit_limit=benefit.limit_visits,
+    )
+
+
+async def _restate_plan_accumulators(session: AsyncSession, plan: Plan) -> None:
+    """Give the plan-level accumulator rows (benefit_code NULL) the plan's values as
+    adjudication creates them (annual limit, individual deductible), see _restate."""
+    await _restate(
+        session,
+        plan.id,
+        None,
+        limit_amount=plan.annual_limit,
+        deductible_limit=plan.individual_deductible,
+    )
+
+
+# A copied limit -> the remaining column worked out from it and the used column claims move.
+_REMAINING = {
+    "limit_amount": ("remaining_amount", "used_amount"),
+    "visit_limit": ("remaining_visits", "visit_count"),
+}
+
+
+async def _restate(
+    session: AsyncSession, plan_id: uuid.UUID, benefit_code: str | None, **copies: Any
+) -> None:
+    """Give the plan's accumulator rows of `benefit_code` (None: the plan-level rows), every
+    member and year, the values adjudication copies into them when it creates them
+    (`copies`: column -> value) and the remaining that leaves (negative below what was
+    used); the used amounts, visits and deductible met that claims moved are kept. Only rows
+    whose copies differ are written, locked in adjudication's order (member)."""
+    columns = Accumulator.__table__.c
     where = (
-        Accumulator.plan_id == benefit.plan_id,
-        Accumulator.benefit_code == benefit.benefit_code,
-        or_(
-            Accumulator.limit_amount.is_distinct_from(limit),
-            Accumulator.visit_limit.is_distinct_from(visits),
-        ),
+        Accumulator.plan_id == plan_id,
+        Accumulator.benefit_code.is_(None)
+        if benefit_code is None
+        else Accumulator.benefit_code == benefit_code,
+        or_(*(columns[name].is_distinct_from(value) for name, value in copies.items())),
     )
     ids = list(
         await session.scalars(
@@ -347,16 +384,15 @@ async def _restate_accumulators(session: AsyncSession, benefit: PlanBenefit) -> 
     )
     if not ids:
         return
+    values: dict[str, Any] = dict(copies)
+    for name, value in copies.items():
+        if name in _REMAINING:
+            remaining, used = _REMAINING[name]
+            values[remaining] = null() if value is None else literal(value) - columns[used]
     await session.execute(
         update(Accumulator)
         .where(Accumulator.id.in_(ids))
-        .values(
-            limit_amount=limit,
-            remaining_amount=null() if limit is None else literal(limit) - Accumulator.used_amount,
-            visit_limit=visits,
-            remaining_visits=null() if visits is None else visits - Accumulator.visit_count,
-            last_updated=func.now(),
-        )
+        .values(**values, last_updated=func.now())
         .execution_options(synchronize_session=False)
     )
 
