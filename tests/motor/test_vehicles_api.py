@@ -17,9 +17,23 @@ from tests.motor.test_customers_api import CUSTOMERS, customer_body
 VEHICLES = "/api/v1/motor/vehicles"
 
 
+# Thai plate letters for random prefixes: a plate is "<digit><two letters> <number>", and the
+# DLT sandbox answers by the trailing number only (polis.integrations.dlt_sandbox).
+_PLATE_LETTERS = "กขคงจฉชซฌญฎฏฐฒณดตถทธนบปผพฟภมยรลวศษสหฬอฮ"
+
+
+def random_plate() -> str:
+    """A plate unlikely to be taken in the shared test database: 9 x 39 x 39 prefixes times
+    9,000 numbers (1000-9999, the DLT sandbox's whole range). With the number alone (9,000),
+    one run's few hundred vehicles in a province met an earlier one now and then."""
+    n, k = uuid.uuid4().int, len(_PLATE_LETTERS)
+    first, second = _PLATE_LETTERS[n % k], _PLATE_LETTERS[n // k % k]
+    return f"{n // k**2 % 9 + 1}{first}{second} {n // (9 * k**2) % 9000 + 1000}"
+
+
 def vehicle_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "registration_number": f"1กข {uuid.uuid4().int % 9000 + 1000}",
+        "registration_number": random_plate(),
         "province": "กรุงเทพมหานคร",
         "make": "TOYOTA",
         "model": "Corolla Cross",
