@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, Table, Uuid, bindparam, case, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from polis.db import raw
+from polis.db.raw import Statement
 from polis.documents import pdf as pdfkit
 from polis.health import document_schemas as schemas
-from polis.health.models import Claim, ClaimItem, Eob, Member, Provider
+from polis.health.models import Claim, ClaimItem, Eob, Member
 from polis.platform.errors import NotFound
 from polis.platform.ids import random_code
 from polis.platform.money import quantize
@@ -45,99 +48,79 @@ JAKARTA = ZoneInfo("Asia/Jakarta")  # business dates on the document are local
 # --- writing ------------------------------------------------------------------------------
 
 
-def _item_sum(column: Any) -> Any:
-    return (
-        select(func.coalesce(func.sum(column), 0))
-        .where(ClaimItem.claim_id == Claim.id)
-        .scalar_subquery()
-    )
+# One INSERT ... SELECT (decisions 0038 and 0073): reads the claim (in its partition: the
+# service date is given), its provider's name and its lines' sums, and inserts only when the
+# claim is decided and has no EOB yet.
+_INSERT_EOB = Statement(
+    """
+    INSERT INTO billing.eob (id, eob_number, claim_id, member_id, service_date, provider_name,
+        total_charged, total_approved, total_paid, member_responsibility,
+        deductible_applied, coinsurance_amount, copay_amount)
+    SELECT :id,
+           CASE WHEN c.claim_number LIKE 'CLM-%' THEN 'EOB-' || substr(c.claim_number, 5)
+                ELSE 'EOB-' || to_char(c.service_date, 'YYYY') || '-' || CAST(:fallback AS text)
+           END,
+           c.id, c.member_id, c.service_date, p.provider_name,
+           c.total_charged_amount, c.total_approved_amount, c.total_paid_amount,
+           c.member_responsibility, s.deductible, s.coinsurance, s.copay
+    FROM claims.claim c
+    JOIN provider.provider p ON p.id = c.provider_id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(i.deductible_amount), 0) AS deductible,
+               coalesce(sum(i.coinsurance_amount), 0) AS coinsurance,
+               coalesce(sum(i.copay_amount), 0) AS copay
+        FROM claims.claim_item i WHERE i.claim_id = c.id
+    ) s
+    WHERE c.id = :claim_id AND c.service_date = :service_date
+      AND c.status = ANY(CAST(:decided AS text[]))
+      AND NOT EXISTS (SELECT 1 FROM billing.eob e WHERE e.claim_id = c.id)
+    RETURNING id
+    """
+)
+_DECIDED = list(DECIDED_STATUSES)
 
 
-def _insert_statement() -> Any:
-    """The EOB's INSERT ... SELECT on the Core table, built once (bind parameters: claim_id,
-    fallback)."""
-    claim_id = bindparam("claim_id", type_=Uuid())
-    number = case(
-        (Claim.claim_number.like("CLM-%"), "EOB-" + func.substr(Claim.claim_number, 5)),
-        else_="EOB-"
-        + func.to_char(Claim.service_date, "YYYY")
-        + "-"
-        + bindparam("fallback", type_=String()),
-    )
-    source = (
-        select(
-            number,
-            Claim.id,
-            Claim.member_id,
-            Claim.service_date,
-            Provider.provider_name,
-            Claim.total_charged_amount,
-            Claim.total_approved_amount,
-            Claim.total_paid_amount,
-            Claim.member_responsibility,
-            _item_sum(ClaimItem.deductible_amount),
-            _item_sum(ClaimItem.coinsurance_amount),
-            _item_sum(ClaimItem.copay_amount),
-        )
-        .select_from(Claim)
-        .join(Provider, Provider.id == Claim.provider_id)
-        .where(
-            Claim.id == claim_id,
-            Claim.status.in_(DECIDED_STATUSES),
-            ~select(Eob.id).where(Eob.claim_id == Claim.id).exists(),
-        )
-    )
-    return insert(cast(Table, Eob.__table__)).from_select(
-        [
-            "eob_number",
-            "claim_id",
-            "member_id",
-            "service_date",
-            "provider_name",
-            "total_charged",
-            "total_approved",
-            "total_paid",
-            "member_responsibility",
-            "deductible_applied",
-            "coinsurance_amount",
-            "copay_amount",
-        ],
-        source,
-    )
-
-
-# Built at import (decision 0038): submit_claim runs it for every claim.
-_INSERT_EOB = _insert_statement()
-_EOB_ID = _INSERT_EOB.returning(cast(Table, Eob.__table__).c.id)
-
-
-def _eob_params(claim_id: uuid.UUID) -> dict[str, Any]:
-    return {"claim_id": claim_id, "fallback": random_code(12)}
+async def _insert_eob(
+    session: AsyncSession, claim_id: uuid.UUID, service_date: date
+) -> uuid.UUID | None:
+    """The new EOB's id, None when the claim is not decided, unknown or has its EOB."""
+    params = {
+        "id": uuid.uuid4(),
+        "claim_id": claim_id,
+        "service_date": service_date,
+        "fallback": random_code(12),
+        "decided": _DECIDED,
+    }
+    return cast(uuid.UUID | None, await raw.fetchval(session, _INSERT_EOB, params))
 
 
 async def write_eob(session: AsyncSession, claim: Claim | uuid.UUID) -> Eob | None:
     """Insert the EOB of a decided claim (once) and return it. A claim that already has one
     returns it unchanged; a claim with none that is not decided (or unknown) returns None.
-    Flushes first; runs in the caller's transaction.
-
-    One INSERT ... SELECT reads the claim, its provider's name and its lines' sums and
-    inserts only when the claim is decided and has no EOB yet (one round trip on the
-    submission path); when it inserts nothing, the existing EOB (if any) is returned."""
-    claim_id = claim.id if isinstance(claim, Claim) else claim
-    if isinstance(claim, Claim) and claim.status not in DECIDED_STATUSES:
-        return None
+    Flushes first; runs in the caller's transaction."""
+    if isinstance(claim, Claim):
+        if claim.status not in DECIDED_STATUSES:
+            return None
+        claim_id, service_date = claim.id, claim.service_date
+    else:
+        claim_id = claim
     await session.flush()
-    inserted = await session.scalar(_EOB_ID, _eob_params(claim_id))
+    if not isinstance(claim, Claim):
+        found = await session.scalar(select(Claim.service_date).where(Claim.id == claim_id))
+        if found is None:
+            return None
+        service_date = found
+    inserted = await _insert_eob(session, claim_id, service_date)
     if inserted is not None:
         return await session.get(Eob, inserted, populate_existing=True)
     return await session.scalar(select(Eob).where(Eob.claim_id == claim_id))
 
 
-async def record_eob(session: AsyncSession, claim_id: uuid.UUID) -> None:
-    """write_eob for submit_claim's hot path: the same INSERT ... SELECT (a decided claim
-    without an EOB gets one), without the flush (submit_claim writes through Core
-    statements: nothing is pending) and without loading the row back."""
-    await session.execute(_INSERT_EOB, _eob_params(claim_id))
+async def record_eob(session: AsyncSession, claim_id: uuid.UUID, service_date: date) -> None:
+    """write_eob for submit_claim's hot path: the same statement, without the flush
+    (submit_claim writes through raw statements: nothing is pending) and without loading
+    the row back."""
+    await _insert_eob(session, claim_id, service_date)
 
 
 async def mark_sent(session: AsyncSession, eob_id: uuid.UUID) -> None:

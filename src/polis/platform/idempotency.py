@@ -27,11 +27,12 @@ from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Text, bindparam, cast, null, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from polis.db import raw
+from polis.db.raw import Statement
 from polis.db.session import DBSession
 from polis.iam.auth import Principal, authenticate
 from polis.iam.models import IdempotencyKey as KeyRow
@@ -80,48 +81,28 @@ def request_hash(method: str, path: str, query: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-_TAKEN_OVER = (
-    "method",
-    "path",
-    "request_hash",
-    "response_status",
-    "response_body",
-    "created_at",
-    "expires_at",
+# Built once and sent by polis.db.raw (decisions 0071 and 0073): taking a key and storing
+# the answer are two statements of every POST that creates.
+# INSERT the key, or take over an expired one; RETURNING the key when taken.
+_TAKE = Statement(
+    """
+    INSERT INTO iam.idempotency_keys (user_id, key, method, path, request_hash,
+        response_status, response_body, created_at, expires_at)
+    VALUES (:user_id, :key, :method, :path, :request_hash, NULL, NULL, :now, :expires_at)
+    ON CONFLICT (user_id, key) DO UPDATE SET
+        method = excluded.method, path = excluded.path, request_hash = excluded.request_hash,
+        response_status = NULL, response_body = NULL, created_at = excluded.created_at,
+        expires_at = excluded.expires_at
+    WHERE idempotency_keys.expires_at <= :now
+    RETURNING key
+    """
 )
 
-
-def _take_statement() -> Any:
-    """INSERT the key, or take over an expired one; RETURNING the key when taken."""
-    ins = insert(KeyRow).values(
-        user_id=bindparam("user_id"),
-        key=bindparam("key"),
-        method=bindparam("method"),
-        path=bindparam("path"),
-        request_hash=bindparam("request_hash"),
-        response_status=null(),
-        response_body=null(),
-        created_at=bindparam("now"),
-        expires_at=bindparam("expires_at"),
-    )
-    return ins.on_conflict_do_update(
-        index_elements=[KeyRow.user_id, KeyRow.key],
-        set_={k: ins.excluded[k] for k in _TAKEN_OVER},
-        where=KeyRow.expires_at <= bindparam("now"),
-    ).returning(KeyRow.key)
-
-
-# Built once (decision 0071): taking a key is one statement on every POST that creates.
-_TAKE = _take_statement()
-
 # The response as JSON text, stored as it was sent (no second encoding).
-_STORE = (
-    update(KeyRow)
-    .where(KeyRow.user_id == bindparam("b_user_id"), KeyRow.key == bindparam("b_key"))
-    .values(
-        response_status=bindparam("b_status"),
-        response_body=cast(bindparam("b_body", type_=Text), JSONB),
-    )
+_STORE = Statement(
+    "UPDATE iam.idempotency_keys SET response_status = :status,"
+    " response_body = CAST(CAST(:body AS text) AS jsonb)"
+    " WHERE user_id = :user_id AND key = :key"
 )
 
 
@@ -146,7 +127,7 @@ async def claim(
         "now": now,
         "expires_at": now + TTL,
     }
-    if (await session.execute(_TAKE, params)).scalar_one_or_none() is not None:
+    if await raw.fetchval(session, _TAKE, params) is not None:
         return None
     existing = select(KeyRow).where(KeyRow.user_id == user_id, KeyRow.key == key)
     return (await session.execute(existing.execution_options(populate_existing=True))).scalar_one()
@@ -158,8 +139,8 @@ async def store(
     """Record the response of the request that holds the key (`body`: JSON-able data, or
     the JSON text itself as bytes)."""
     text_ = body.decode() if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False)
-    await session.execute(
-        _STORE, {"b_user_id": user_id, "b_key": key, "b_status": status, "b_body": text_}
+    await raw.execute(
+        session, _STORE, {"user_id": user_id, "key": key, "status": status, "body": text_}
     )
 
 

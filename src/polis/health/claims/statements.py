@@ -12,11 +12,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from polis.db.raw import Statement
 from polis.health import rules
 from polis.health.models import (
     Accumulator,
@@ -24,13 +25,14 @@ from polis.health.models import (
 )
 from polis.reference.icd10 import is_valid_icd10, normalise_icd10
 
-# --- the hot path's statements (decision 0038) ----------------------------------------------
-# Built once at import: text() statements with named parameters, so a claim costs no
-# expression building and no cache-key generation, and asyncpg reuses its prepared
-# statements. Each returns plain rows; the ORM identity map is kept in step by hand where a
-# caller may hold the rows (`_sync_accumulators`).
+# --- the hot path's statements (decisions 0038 and 0073) -----------------------------------
+# Built once at import: SQL with named parameters compiled for asyncpg, sent by
+# `polis.db.raw` on the session's connection and in its transaction, so a claim costs no
+# expression building, no cache-key generation and none of the ORM's execution path, and
+# asyncpg reuses its prepared statements. Each returns plain rows; the ORM identity map is
+# kept in step by hand where a caller may hold the rows (`_sync_accumulators`).
 
-_FACTS = text(
+_FACTS = Statement(
     """
     SELECT m.id AS member_id, m.status AS member_status,
            p.id AS provider_id, p.is_network,
@@ -88,7 +90,7 @@ _FACTS = text(
 
 # Accumulator rows: create the missing ones (in lock order), then lock them all in the
 # fixed order (member_id, benefit_code NULLS FIRST in "C" collation).
-_CREATE_ACCUMULATORS = text(
+_CREATE_ACCUMULATORS = Statement(
     """
     INSERT INTO member.accumulator (member_id, plan_id, benefit_code, year, limit_amount,
         remaining_amount, visit_limit, remaining_visits, deductible_limit)
@@ -107,7 +109,7 @@ _ACCUMULATOR_COLUMNS = (
     "id, member_id, plan_id, benefit_code, year, limit_amount, used_amount, remaining_amount,"
     " visit_limit, visit_count, remaining_visits, deductible_limit, deductible_met, last_updated"
 )
-_LOCK_ACCUMULATORS = text(
+_LOCK_ACCUMULATORS = Statement(
     f"""
     SELECT {", ".join("a." + c.strip() for c in _ACCUMULATOR_COLUMNS.split(","))}
     FROM member.accumulator a
@@ -121,7 +123,7 @@ _LOCK_ACCUMULATORS = text(
 )
 # All of a claim's accumulator moves in one statement: benefit rows move used amount and
 # visits, the plan-level row used amount and deductible met.
-_MOVE_ACCUMULATORS = text(
+_MOVE_ACCUMULATORS = Statement(
     f"""
     UPDATE member.accumulator a SET
         used_amount = a.used_amount + d.used,
@@ -140,11 +142,20 @@ _MOVE_ACCUMULATORS = text(
     RETURNING {", ".join("a." + c.strip() for c in _ACCUMULATOR_COLUMNS.split(","))}
     """
 )
-_LOCK_POLICY_FUNDS = text(
+_LOCK_POLICY_FUNDS = Statement(
     "SELECT aso_fund_balance, buffer_fund_balance FROM policy.policy WHERE id = :id FOR UPDATE"
 )
 _CLAIM_TABLE = cast(Table, Claim.__table__)
-_INSERT_CLAIM = insert(_CLAIM_TABLE).returning(_CLAIM_TABLE.c.submission_date)
+_CLAIM_COLUMNS = (
+    "id, claim_number, member_id, provider_id, policy_id, claim_type, service_type,"
+    " admission_date, discharge_date, service_date, status, total_charged_amount,"
+    " total_approved_amount, total_paid_amount, member_responsibility, created_by, updated_by"
+)
+_INSERT_CLAIM = Statement(
+    f"INSERT INTO claims.claim ({_CLAIM_COLUMNS})"
+    f" VALUES ({', '.join(':' + c.strip() for c in _CLAIM_COLUMNS.split(','))})"
+    " RETURNING submission_date"
+)
 # A claim's lines in one INSERT of one row per array element: one statement whatever the
 # number of lines (an executemany ran the INSERT, and its audit trigger's setup, per line).
 _ITEM_COLUMNS = (
@@ -167,7 +178,7 @@ _ITEM_COLUMNS = (
     ("denial_reason", "text"),
     ("adjudication_trace", "jsonb"),
 )
-_INSERT_ITEMS = text(
+_INSERT_ITEMS = Statement(
     f"INSERT INTO claims.claim_item ({', '.join(c for c, _ in _ITEM_COLUMNS)})"
     f" SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t}[])' for c, t in _ITEM_COLUMNS)})"
 )

@@ -46,6 +46,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from polis.db import raw
 from polis.health import authorizations as preauth
 from polis.health import rules, transitions
 from polis.health.claims.common import (
@@ -80,7 +81,7 @@ from polis.health.claims.statements import (
     _PlanKey,
     _sync_accumulators,
 )
-from polis.health.eob import record_eob
+from polis.health.eob import DECIDED_STATUSES, record_eob
 from polis.health.models import (
     CLAIM_TYPES,
     SERVICE_TYPES,
@@ -332,7 +333,8 @@ async def _lock_accumulators(
     keys.sort(key=lambda k: (str(k[0]), k[1] is not None, k[1] or ""))
     member_ids = [k[0] for k in keys]
     codes = [k[1] for k in keys]
-    await session.execute(
+    await raw.execute(
+        session,
         _CREATE_ACCUMULATORS,
         {
             "plan_id": plan.id,
@@ -344,12 +346,11 @@ async def _lock_accumulators(
             "deductibles": [plan.individual_deductible if k[1] is None else None for k in keys],
         },
     )
-    locked = (
-        await session.execute(
-            _LOCK_ACCUMULATORS,
-            {"plan_id": plan.id, "year": year, "member_ids": member_ids, "codes": codes},
-        )
-    ).all()
+    locked = await raw.fetch(
+        session,
+        _LOCK_ACCUMULATORS,
+        {"plan_id": plan.id, "year": year, "member_ids": member_ids, "codes": codes},
+    )
     _sync_accumulators(session, locked)
     return list(locked)
 
@@ -434,19 +435,19 @@ async def submit_claim(
         setting_keys.append(REVIEW_AMOUNT_SETTING)
         if request.claim_type == "reimbursement":
             setting_keys.append(DOCUMENTS_SETTING)
-    f = (
-        await session.execute(
-            _FACTS,
-            {
-                "member_number": request.member_number,
-                "provider_code": request.provider_code,
-                "day": day,
-                "codes": codes,
-                "service_type": request.service_type,
-                "settings": setting_keys,
-            },
-        )
-    ).one()
+    f = await raw.fetchrow(
+        session,
+        _FACTS,
+        {
+            "member_number": request.member_number,
+            "provider_code": request.provider_code,
+            "day": day,
+            "codes": codes,
+            "service_type": request.service_type,
+            "settings": setting_keys,
+        },
+    )
+    assert f is not None  # one row, whatever was found (FROM (SELECT 1) LEFT JOIN ...)
     if f.member_id is None:
         raise NotFound(f"Member {request.member_number} not found.", type_="member-not-found")
     if f.provider_id is None:
@@ -595,7 +596,8 @@ async def submit_claim(
     paid = result.totals.paid
     aso_drawn = buffer_drawn = ZERO
     if f.funding_type == "aso" and paid > 0 and pended_reason is None:
-        funds = (await session.execute(_LOCK_POLICY_FUNDS, {"id": policy_id})).one()
+        funds = await raw.fetchrow(session, _LOCK_POLICY_FUNDS, {"id": policy_id})
+        assert funds is not None  # the coverage's policy, read above
         aso, buffer = funds[0] or ZERO, funds[1] or ZERO
         if aso + buffer < paid:
             pended_reason = AWAITING_FUNDS
@@ -615,7 +617,8 @@ async def submit_claim(
     claim_id = uuid.uuid4()
     claim_number = new_claim_number(day)
     transitions.check_transition(transitions.SUBMITTED, status, claim_number)
-    submitted_at = await session.scalar(
+    submitted_at = await raw.fetchval(
+        session,
         _INSERT_CLAIM,
         {
             "id": claim_id,
@@ -695,7 +698,7 @@ async def submit_claim(
                 + pend_steps,
             }
         )
-    await session.execute(_INSERT_ITEMS, _item_arrays(items))
+    await raw.execute(session, _INSERT_ITEMS, _item_arrays(items))
     if authorizations:
         await preauth.link_claim(
             session,
@@ -708,7 +711,8 @@ async def submit_claim(
 
     if pended_reason is None:
         await _apply_deltas(session, result.deltas, own, benefit_rows)
-    await record_eob(session, claim_id)  # decided claims only (decision 0027)
+    if status in DECIDED_STATUSES:  # decided claims only (decision 0027)
+        await record_eob(session, claim_id, day)
     return ClaimOutcome(
         claim_id=claim_id,
         claim_number=claim_number,
@@ -753,16 +757,15 @@ async def _apply_deltas(
         plan_level.append(True)
     if not ids:
         return
-    moved = (
-        await session.execute(
-            _MOVE_ACCUMULATORS,
-            {
-                "ids": ids,
-                "used": used,
-                "visits": visits,
-                "deductible": deductible,
-                "plan_level": plan_level,
-            },
-        )
-    ).all()
+    moved = await raw.fetch(
+        session,
+        _MOVE_ACCUMULATORS,
+        {
+            "ids": ids,
+            "used": used,
+            "visits": visits,
+            "deductible": deductible,
+            "plan_level": plan_level,
+        },
+    )
     _sync_accumulators(session, moved)
