@@ -24,8 +24,13 @@ ROUNDING = ROUND_HALF_UP
 MINOR_UNITS = 2  # IDR and THB both account in hundredths (sen / satang)
 
 
+# The quantum of each number of places, built once (quantize runs for every amount of every
+# request and response).
+_EXPONENTS = tuple(Decimal(1).scaleb(-places) for places in range(9))
+
+
 def _exponent(places: int) -> Decimal:
-    return Decimal(1).scaleb(-places)
+    return _EXPONENTS[places] if 0 <= places < len(_EXPONENTS) else Decimal(1).scaleb(-places)
 
 
 def quantize(amount: Decimal | int | str, places: int = MINOR_UNITS) -> Decimal:
@@ -72,19 +77,18 @@ def parse_amount(value: Any, places: int = MINOR_UNITS) -> Decimal:
         raise PydanticCustomError("money_type", "Amount must be a string or a number")
     if not number.is_finite():
         raise PydanticCustomError("money_finite", "Amount must be a finite number")
-    exponent = number.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if exponent < -places and number != number.quantize(_exponent(places)):
+    try:
+        result = number.quantize(_exponent(places), rounding=ROUNDING)
+    except InvalidOperation:
+        # More digits than the decimal context holds (28): no column stores such an amount.
+        raise PydanticCustomError("money_range", "Amount is too large") from None
+    if result != number:  # rounding changed it: it had more places than allowed
         raise PydanticCustomError(
             "money_places",
             "Amount must have at most {places} decimal places",
             {"places": places},
         )
-    try:
-        return quantize(number, places)
-    except InvalidOperation:
-        # More digits than the decimal context holds (28): no column stores such an amount.
-        raise PydanticCustomError("money_range", "Amount is too large") from None
+    return result if result != 0 else abs(result)  # never "-0.00"
 
 
 def _decimal(text: str) -> Decimal:
@@ -92,6 +96,12 @@ def _decimal(text: str) -> Decimal:
         return Decimal(text)
     except InvalidOperation:
         raise PydanticCustomError("money_parsing", "Amount must be a decimal number") from None
+
+
+def _out_of_range(word: str, bound: Decimal | int) -> PydanticCustomError:
+    return PydanticCustomError(
+        "money_range", f"Amount must be {word} {{bound}}", {"bound": str(bound)}
+    )
 
 
 @dataclass(frozen=True)
@@ -106,15 +116,12 @@ class Quantized:
     def validate(self, value: Any) -> Decimal:
         """Parse, check the places and the bounds."""
         number = parse_amount(value, self.places)
-        for bound, ok, word in (
-            (self.ge, lambda b: number >= b, "greater than or equal to"),
-            (self.gt, lambda b: number > b, "greater than"),
-            (self.le, lambda b: number <= b, "less than or equal to"),
-        ):
-            if bound is not None and not ok(bound):
-                raise PydanticCustomError(
-                    "money_range", f"Amount must be {word} {{bound}}", {"bound": str(bound)}
-                )
+        if self.ge is not None and not number >= self.ge:
+            raise _out_of_range("greater than or equal to", self.ge)
+        if self.gt is not None and not number > self.gt:
+            raise _out_of_range("greater than", self.gt)
+        if self.le is not None and not number <= self.le:
+            raise _out_of_range("less than or equal to", self.le)
         return number
 
     def serialize(self, value: Decimal) -> str:
