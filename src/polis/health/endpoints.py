@@ -598,27 +598,52 @@ async def create_claim(
 
 def _submitted_detail(body: schemas.ClaimCreate, outcome: ClaimOutcome) -> schemas.ClaimDetail:
     """The answer to POST /claims from what submit_claim wrote (no read back, decision
-    0038): the same fields GET /claims/{id} gives, lines in submitted order."""
+    0038): the same fields GET /claims/{id} gives, lines in submitted order. Built with
+    `model_construct` (no validation): every value is one submit_claim computed or the
+    validated request carried, of the field's type (amounts Decimal, trace amounts their
+    decimal strings), and the tests compare this answer with GET's, which validates."""
     totals = outcome.result.totals
-    return schemas.ClaimDetail.model_validate(
-        {
-            "id": outcome.claim_id,
-            "claim_number": outcome.claim_number,
-            "member_number": body.member_number,
-            "provider_code": body.provider_code,
-            "claim_type": body.claim_type,
-            "service_type": body.service_type,
-            "service_date": body.service_date,
-            "admission_date": body.admission_date,
-            "discharge_date": body.discharge_date,
-            "status": outcome.status,
-            "total_charged_amount": totals.charged,
-            "total_approved_amount": totals.approved,
-            "total_paid_amount": totals.paid,
-            "member_responsibility": totals.member_responsibility,
-            "submission_date": outcome.submission_date,
-            "items": [{**item, "trace": item["adjudication_trace"]} for item in outcome.items],
-        }
+    assert outcome.submission_date is not None  # RETURNING submission_date of the claim row
+    items = [
+        schemas.ClaimItem.model_construct(
+            id=item["id"],
+            benefit_code=item["benefit_code"],
+            service_code=item["service_code"],
+            diagnosis_code=item["diagnosis_code"],
+            procedure_code=item["procedure_code"],
+            quantity=item["quantity"],
+            unit_price=item["unit_price"],
+            charged_amount=item["charged_amount"],
+            approved_amount=item["approved_amount"],
+            paid_amount=item["paid_amount"],
+            deductible_amount=item["deductible_amount"],
+            coinsurance_amount=item["coinsurance_amount"],
+            copay_amount=item["copay_amount"],
+            status=item["status"],
+            denial_reason=item["denial_reason"],
+            trace=[
+                schemas.TraceStep.model_construct(**step) for step in item["adjudication_trace"]
+            ],
+        )
+        for item in outcome.items
+    ]
+    return schemas.ClaimDetail.model_construct(
+        id=outcome.claim_id,
+        claim_number=outcome.claim_number,
+        member_number=body.member_number,
+        provider_code=body.provider_code,
+        claim_type=body.claim_type,
+        service_type=body.service_type,
+        service_date=body.service_date,
+        admission_date=body.admission_date,
+        discharge_date=body.discharge_date,
+        status=outcome.status,
+        total_charged_amount=totals.charged,
+        total_approved_amount=totals.approved,
+        total_paid_amount=totals.paid,
+        member_responsibility=totals.member_responsibility,
+        submission_date=outcome.submission_date,
+        items=items,
     )
 
 
