@@ -29,6 +29,7 @@ from polis.iam import passwords
 from tests.iam.factories import PASSWORD, create_user
 
 LOGIN = "/api/v1/auth/login"
+REFRESH = "/api/v1/auth/refresh"
 
 
 def _strip(body: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +252,56 @@ class TestRateLimit:
             text("select attempts from iam.login_rate_limits where ip_address = '198.51.100.10'")
         )
         assert attempts == 1
+
+    async def test_guessed_refresh_tokens_count_like_failed_logins(
+        self,
+        connection: AsyncConnection,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        db_url: str,
+    ) -> None:
+        settings = Settings(database_url=db_url, login_rate_limit=3)
+        user = await create_user(session)
+        async with _shared_client(connection, sessionmaker, settings, ip="198.51.100.11") as c:
+            signed_in = await c.post(LOGIN, json={"username": user.username, "password": PASSWORD})
+            assert signed_in.status_code == 200
+            first = signed_in.json()["refresh_token"]
+            # A real refresh takes nothing from the address, however often.
+            renewed = await c.post(REFRESH, json={"refresh_token": first})
+            assert renewed.status_code == 200, renewed.text
+            current = renewed.json()["refresh_token"]
+            assert await _attempts(session, "198.51.100.11") == 0
+            # A spent token (an old cookie, a second tab) is a real one: not counted.
+            assert (await c.post(REFRESH, json={"refresh_token": first})).status_code == 401
+            assert await _attempts(session, "198.51.100.11") == 0
+            # Tokens nobody issued are: three, then the window is full.
+            for guess in ("x" * 43, "y" * 43, ""):
+                response = await c.post(REFRESH, json={"refresh_token": guess})
+                assert response.status_code in (401, 422), response.text
+            assert await _attempts(session, "198.51.100.11") == 2  # "" is refused by the schema
+            assert (await c.post(REFRESH, json={"refresh_token": "z" * 43})).status_code == 401
+            assert await _attempts(session, "198.51.100.11") == 3
+            refused = await c.post(REFRESH, json={"refresh_token": "w" * 43})
+            assert refused.status_code == 429
+            assert refused.json()["type"] == "urn:polis:problem:too-many-login-attempts"
+            assert 1 <= int(refused.headers["retry-after"]) <= 60
+            # The window is shared with logins, and nothing was looked up or written.
+            login = await c.post(LOGIN, json={"username": user.username, "password": PASSWORD})
+            assert login.status_code == 429
+            assert await _attempts(session, "198.51.100.11") == 3
+        # Another address is not affected (the family ended when the spent token came back).
+        async with _shared_client(connection, sessionmaker, settings, ip="198.51.100.12") as c:
+            assert (await c.post(REFRESH, json={"refresh_token": current})).status_code == 401
+            assert await _attempts(session, "198.51.100.12") == 0
+
+
+async def _attempts(session: AsyncSession, ip: str) -> int:
+    """Failures counted for `ip` in its window (0: none, or a login's attempt given back)."""
+    found = await session.scalar(
+        text("select attempts from iam.login_rate_limits where ip_address = CAST(:ip AS inet)"),
+        {"ip": ip},
+    )
+    return int(found or 0)
 
 
 # --- Parallel requests against two app instances with their own connection pools ---------

@@ -109,6 +109,20 @@ class LoginRateLimiter:
         if attempts == 1:
             await self.session.execute(_PURGE, {"window": self.window})
 
+    async def check(self, ip: str) -> None:
+        """Raise TooManyLoginAttempts when `ip` has used up the current window; take nothing
+        (a refresh counts only when it fails: `record_failure`)."""
+        retry_after = await self._retry_after(ip)
+        if retry_after is not None:
+            raise TooManyLoginAttempts(retry_after)
+
+    async def record_failure(self, ip: str) -> None:
+        """Count one failure of `ip` after the fact (a refresh token nobody issued); a full
+        window stays full."""
+        params = {"ip": ip, "window": self.window, "limit": self.limit}
+        if await self.session.scalar(_RESERVE, params) == 1:
+            await self.session.execute(_PURGE, {"window": self.window})
+
     async def refund(self, ip: str) -> None:
         """Give back the attempt of a login that succeeded."""
         await self.session.execute(_REFUND, {"ip": ip})

@@ -470,11 +470,22 @@ class AuthService:
         the new one never outlives the session's expires_at.
         """
         settings = settings or get_settings()
-        if not refresh_token or len(refresh_token) > 512:
-            raise InvalidRefreshToken()
+        # Guessing refresh tokens counts against the client address like failed logins
+        # (LOGIN_RATE_LIMIT per LOGIN_RATE_WINDOW_SECONDS): a full window is a 429 before
+        # any lookup, and a token nobody issued is counted. A spent, ended or expired token
+        # is a real one (an old cookie, a second tab) and is not counted.
+        ctx = current_context()
+        ip = client_ip(ctx.ip_address if ctx else None)
+        limiter = LoginRateLimiter.from_settings(session, settings)
+        await limiter.check(ip)
         repo = SessionRepository.from_session(session)
-        found = await repo.lock_refresh_token(hash_token(refresh_token))
+        found = (
+            await repo.lock_refresh_token(hash_token(refresh_token))
+            if refresh_token and len(refresh_token) <= 512
+            else None
+        )
         if found is None:
+            await limiter.record_failure(ip)
             raise InvalidRefreshToken()
         token, user_session = found
         now = utcnow()

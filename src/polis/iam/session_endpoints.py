@@ -67,7 +67,7 @@ async def _list(
     "/auth/refresh",
     tags=["auth"],
     response_model=schemas.Token,
-    responses={401: _PROBLEM},
+    responses={401: _PROBLEM, 429: _PROBLEM},
     openapi_extra={"x-permission": PUBLIC},
 )
 async def refresh(
@@ -80,6 +80,8 @@ async def refresh(
     token of that sign-in; termination_reason REFRESH_TOKEN_REUSE), since someone else may
     hold a copy. Unknown, spent, ended, idle (SESSION_IDLE_MINUTES) or expired
     (SESSION_TIMEOUT_HOURS after sign-in, which no refresh extends): 401 `invalid-token`.
+    An unknown token counts against the client address like a failed login: past
+    LOGIN_RATE_LIMIT in the window, 429 `too-many-login-attempts` with Retry-After.
     """
     settings: Settings = request.app.state.settings
     try:

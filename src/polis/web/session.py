@@ -33,6 +33,7 @@ from polis.db.session import DBSession
 from polis.iam.auth import Principal
 from polis.iam.models import User, UserSession
 from polis.iam.permissions import check_known, permissions_for
+from polis.iam.ratelimit import TooManyLoginAttempts
 from polis.iam.service import InvalidRefreshToken
 from polis.iam.service import auth as auth_service
 from polis.iam.two_factor import enrolment_pending
@@ -207,6 +208,10 @@ async def _load(request: Request, session: AsyncSession, state: WebState) -> Pri
         return None
     try:
         issued, user = await auth_service.refresh_session(session, refresh, settings=settings)
+    except TooManyLoginAttempts:
+        # The address guessed too many refresh tokens or passwords this window: not signed
+        # in for now (the cookies are kept; the sign-in page answers the same 429).
+        return None
     except InvalidRefreshToken:
         # A spent or expired refresh token may have ended the session: keep that.
         await session.commit()
