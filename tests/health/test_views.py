@@ -5,8 +5,9 @@ of the models' metadata."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from httpx import AsyncClient
 from sqlalchemy import select, text, update
@@ -193,3 +194,29 @@ async def test_active_members_from_the_view(client: AsyncClient, session: AsyncS
     assert listed == set(active)
     response = await client.get(MEMBERS, params={"active": "maybe"}, headers=headers)
     assert response.status_code == 422
+
+
+async def test_active_members_hold_the_jakarta_date_whatever_the_sessions_time_zone(
+    session: AsyncSession,
+) -> None:
+    # Coverages of exactly one day: today in Jakarta, the day before, the day after. Two
+    # session time zones 26 hours apart never share a date, so a view comparing with
+    # CURRENT_DATE (the session's date, as the seed's did) cannot list "today" under both.
+    w = await build_world(session)
+    jakarta_today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    members = {}
+    for name, day in (
+        ("Hari", jakarta_today),
+        ("Kemarin", jakarta_today - timedelta(days=1)),
+        ("Besok", jakarta_today + timedelta(days=1)),
+    ):
+        members[name] = await add_member(session, first_name=name)
+        await cover(session, members[name], w.policy, w.plan, (day, day))
+    await session.flush()
+    ids = [m.id for m in members.values()]
+    for zone in ("Etc/GMT+12", "Etc/GMT-14", "UTC", "Asia/Jakarta"):
+        await session.execute(text(f"SET LOCAL TimeZone = '{zone}'"))
+        listed = await session.scalars(
+            select(active_members_view.c.member_number).where(active_members_view.c.id.in_(ids))
+        )
+        assert list(listed) == [members["Hari"].member_number], zone

@@ -452,7 +452,7 @@ async def list_members(
         bool | None,
         Query(
             description="true: only members member.active_members_view lists (active, with an"
-            " active coverage holding today's date); false: only the others"
+            " active coverage holding today's date in Jakarta); false: only the others"
         ),
     ] = None,
 ) -> Page[schemas.Member]:

@@ -686,7 +686,7 @@ class MemberService:
     def statement(self, active: bool | None = None) -> Select[Member]:
         """select(Member), for the list endpoint's pagination. `active` True: only members
         the seed's member.active_members_view lists (active, with an active coverage holding
-        CURRENT_DATE); False: only the others; None: all."""
+        today's Jakarta date, decision 0074); False: only the others; None: all."""
         stmt = select(Member)
         if active is not None:
             listed = Member.id.in_(select(active_members_view.c.id))

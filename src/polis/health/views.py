@@ -44,6 +44,6 @@ active_members_view = Table(
     Column("coverage_start_date", Date),
     Column("coverage_end_date", Date),
     schema="member",
-    comment="Seed view: active members with an active coverage holding CURRENT_DATE",
+    comment="Seed view: active members with an active coverage holding the Jakarta date",
     info={"is_view": True},
 )
