@@ -9,8 +9,11 @@ same run (issue 4, performance).
 `--in-process N` measures cost, not throughput (it needs no idle CPUs): the same world, then
 N quote-to-issue sequences one after another through the app in this process
 (httpx.ASGITransport: no server, no sockets, no contention) after 20 unmeasured ones, and a
-table of ms per step and SQL statements per step (counted by a before_cursor_execute listener
-on the app's engine; the session lookup, audit context and idempotency statements included).
+table of wall ms, CPU ms of this process (app and client) and SQL statements per step
+(counted on each asyncpg connection of the app's engine, so statements sent through the ORM
+and through `polis.db.raw` alike; BEGIN, COMMIT and ROLLBACK not counted; the session lookup,
+audit context and idempotency statements included). `--statements` prints the SQL of the
+last sequence, step by step.
 
 Against the embedded PostgreSQL (or DATABASE_URL's server) it:
 1. creates two fresh databases, `bench_motor` (migrated) and `bench_pgb`;
@@ -40,7 +43,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import random
 import re
 import shutil
@@ -595,17 +600,56 @@ _LOADAVG_SAMPLER = (
 class ProfileResult:
     transactions: int
     wall: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
+    cpu: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
     statements: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in STEPS})
     cpu_seconds: float = 0.0  # this process (app + client), not PostgreSQL's
     wall_seconds: float = 0.0
+    last_sql: dict[str, list[str]] = field(default_factory=dict)  # the last sequence's
+    calls: dict[str, float] = field(default_factory=dict)  # Python calls per step (--calls)
+
+
+_TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
+
+
+class _CountingProtocol:
+    """An asyncpg connection's protocol that notes the SQL of every statement it runs
+    (extended protocol: prepared or not, the ORM's and `polis.db.raw`'s alike; simple query:
+    BEGIN, COMMIT ...). A before_cursor_execute listener sees only the ORM's."""
+
+    __slots__ = ("_protocol", "_seen")
+
+    def __init__(self, protocol: Any, seen: list[str]) -> None:
+        self._protocol = protocol
+        self._seen = seen
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._protocol, name)
+
+    def bind_execute(self, state: Any, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(state.query)
+        return self._protocol.bind_execute(state, *args, **kwargs)
+
+    def bind_execute_many(self, state: Any, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(state.query)
+        return self._protocol.bind_execute_many(state, *args, **kwargs)
+
+    def query(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(query)
+        return self._protocol.query(query, *args, **kwargs)
 
 
 async def run_in_process(
-    url: str, world: World, *, transactions: int, customers: int, policy_type: str
+    url: str,
+    world: World,
+    *,
+    transactions: int,
+    customers: int,
+    policy_type: str,
+    calls: bool = False,
 ) -> ProfileResult:
     """`transactions` quote-to-issue sequences one after another through the app in this
     process (httpx.ASGITransport: no server, no network, no contention), counting the SQL
-    statements each step sends (a before_cursor_execute listener on the app's engine)."""
+    statements each step sends (on the asyncpg connections of the app's engine)."""
     import httpx
     from asgi_lifespan import LifespanManager
     from sqlalchemy import event
@@ -619,24 +663,35 @@ async def run_in_process(
     async with LifespanManager(app):
         customer_ids = await create_customers(base, world, customers, transport=transport)
         vehicle_ids = create_vehicles(url, customer_ids, transactions + 20)
-        counted = [0]
+        seen: list[str] = []
 
-        def count(*_: Any) -> None:
-            counted[0] += 1
+        def watch(dbapi_connection: Any, record: Any, *_: Any) -> None:
+            driver = record.driver_connection
+            if not isinstance(driver._protocol, _CountingProtocol):
+                driver._protocol = _CountingProtocol(driver._protocol, seen)
 
-        event.listen(app.state.db.engine.sync_engine, "before_cursor_execute", count)
+        event.listen(app.state.db.engine.sync_engine, "checkout", watch)
         result = ProfileResult(transactions=transactions)
+        profilers = {name: cProfile.Profile() for name in STEPS} if calls else {}
         start_date = (date.today() + timedelta(days=7)).isoformat()
         async with httpx.AsyncClient(base_url=base, transport=transport, timeout=60) as http:
             headers = await _login(http, world)
 
             async def step(name: str, record: bool, call: Any) -> Any:
-                counted[0] = 0
-                t = time.perf_counter()
+                seen.clear()
+                profiler = profilers.get(name) if record else None
+                if profiler is not None:
+                    profiler.enable()
+                t, c = time.perf_counter(), time.process_time()
                 r = await call
+                if profiler is not None:
+                    profiler.disable()
                 if record:
                     result.wall[name].append(time.perf_counter() - t)
-                    result.statements[name].append(counted[0])
+                    result.cpu[name].append(time.process_time() - c)
+                    sql = [q for q in seen if not _TRANSACTION_CONTROL.match(q)]
+                    result.statements[name].append(len(sql))
+                    result.last_sql[name] = sql
                 return r
 
             def post(path: str, body: dict[str, Any]) -> Any:
@@ -677,28 +732,40 @@ async def run_in_process(
                 assert r.status_code == 200 and r.json()["status"] == "ACTIVE", r.text
             result.cpu_seconds = time.process_time() - cpu0
             result.wall_seconds = time.perf_counter() - wall0
+    for name, profiler in profilers.items():
+        result.calls[name] = pstats.Stats(profiler).total_calls / transactions  # type: ignore[attr-defined]
     return result
 
 
-def report_in_process(result: ProfileResult) -> None:
+def report_in_process(result: ProfileResult, *, statements: bool = False) -> None:
     n = result.transactions
+    if statements:
+        for name in STEPS:
+            print(f"\n{name}:")
+            for sql in result.last_sql.get(name, []):
+                print("    " + " ".join(sql.split())[:160])
     print(
         f"\nIn process, sequential: {n} quote-to-issue transactions (after 20 unmeasured), "
         f"{result.wall_seconds:.2f} s wall, {result.cpu_seconds:.2f} s CPU of this process\n"
     )
-    print("| Step | ms per call (mean) | p50 ms | SQL statements per call |")
-    print("|---|---|---|---|")
+    print("| Step | ms per call (mean) | p50 ms | CPU ms per call | SQL statements per call |")
+    print("|---|---|---|---|---|")
     for name in STEPS:
-        wall, stmts = result.wall[name], result.statements[name]
+        wall, cpu, stmts = result.wall[name], result.cpu[name], result.statements[name]
         print(
             f"| {name} | {sum(wall) / len(wall) * 1000:.1f} | {_pct(wall, 50):.1f} | "
+            f"{sum(cpu) / len(cpu) * 1000:.1f} | "
             f"{sum(stmts) / len(stmts):.1f} (min {min(stmts)}, max {max(stmts)}) |"
         )
     total_stmts = sum(sum(v) for v in result.statements.values()) / n
     print(
         f"| whole transaction | {result.wall_seconds / n * 1000:.1f} "
-        f"(CPU {result.cpu_seconds / n * 1000:.1f}) | | {total_stmts:.1f} |"
+        f"(CPU {result.cpu_seconds / n * 1000:.1f}) | | | {total_stmts:.1f} |"
     )
+    if result.calls:
+        per_step = ", ".join(f"{name} {result.calls[name]:,.0f}" for name in STEPS)
+        total = sum(result.calls.values())
+        print(f"\nPython function calls per sequence (cProfile): {total:,.0f} ({per_step})")
 
 
 # --- pgbench ------------------------------------------------------------------------------
@@ -776,6 +843,18 @@ def main() -> None:
         help="instead of the load: N sequential transactions through the app in this process "
         "(ASGI transport), ms and SQL statements per step (CPU cost, not throughput)",
     )
+    ap.add_argument(
+        "--statements",
+        action="store_true",
+        help="with --in-process: print the SQL of the last sequence, step by step",
+    )
+    ap.add_argument(
+        "--calls",
+        action="store_true",
+        help="with --in-process: Python function calls per step (cProfile, app and client;"
+        " a count that does not drift with the machine's speed, but the run's ms are then"
+        " cProfile's, not comparable)",
+    )
     args = ap.parse_args()
 
     from polis.cli import database
@@ -805,9 +884,10 @@ def main() -> None:
                         transactions=args.in_process,
                         customers=min(args.customers, 20),
                         policy_type=args.policy_type,
+                        calls=args.calls,
                     )
                 )
-                report_in_process(profile)
+                report_in_process(profile, statements=args.statements)
                 return
             if "api" not in args.skip:
                 proc, base = start_server(motor_url, args.server_workers, {})

@@ -39,6 +39,7 @@ from tests.integrations.test_gateway import (
     running_gateway,
     serve,
 )
+from tests.motor.statements import recorded
 from tests.motor.test_policies_api import PAYMENTS, bound_policy, confirm, policy_status, scalar
 
 CALLBACK = f"{PAYMENTS}/gateway/callback"
@@ -290,28 +291,23 @@ class TestCallbacks:
         self, api: Api, session: AsyncSession, connection: AsyncConnection
     ) -> None:
         # The year's receipt counter stays locked from the statement that takes the number
-        # until commit (decision 0049), so nothing may follow it (decision 0072).
-        from sqlalchemy import event
-
+        # until commit (decision 0049), so nothing may follow it (decision 0072). Every
+        # statement on the connection is seen: the ORM's and polis.db.raw's (decision 0073).
         headers = await _headers(api, session)
         policy = await bound_policy(api.client, headers)
         payment = policy["payments"][0]
         qr = (await api.client.get(f"{PAYMENTS}/{payment['id']}/promptpay", headers=headers)).json()
         paid = await api.gateway.client().promptpay_paid(qr["reference"], qr["amount"])
-        seen: list[str] = []
-
-        def record(*args: Any) -> None:
-            seen.append(str(args[2]))
-
-        event.listen(connection.sync_connection, "before_cursor_execute", record)
-        try:
+        async with recorded(connection) as seen:
             assert (await api.send(paid["transaction_id"]))["status_code"] == 200
-        finally:
-            event.remove(connection.sync_connection, "before_cursor_execute", record)
         numbered = [i for i, sql in enumerate(seen) if "receipt_number_counters" in sql]
         assert len(numbered) == 1 and await _receipts(session, payment["id"]) == 1
         after = [sql for sql in seen[numbered[0] + 1 :] if "SAVEPOINT" not in sql.upper()]
         assert after == []
+        # the gateway's fields (an ORM flush) and the activation came before the number
+        before = " ".join(seen[: numbered[0]])
+        assert "UPDATE motor.payments SET gateway_transaction_id" in before
+        assert "UPDATE motor.policies SET status" in before
         row = await _payment(session, payment["id"])
         assert row.gateway_transaction_id == paid["transaction_id"]
 

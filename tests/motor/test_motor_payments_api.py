@@ -10,9 +10,10 @@ from decimal import Decimal
 from httpx import AsyncClient
 from PIL import Image
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from polis.motor import promptpay
+from tests.motor.statements import recorded
 from tests.motor.test_policies_api import (
     PAYMENTS,
     POLICIES,
@@ -74,6 +75,43 @@ class TestConfirm:
         ).one()
         assert tuple(row) == ("CONFIRM", "SUCCESS", "STAFF", "KBANK-20260105-77", Decimal("645.21"))
         assert await policy_status(session, policy["policy_number"]) == "ACTIVE"
+
+    async def test_the_receipt_number_is_the_last_statement_of_a_confirmation(
+        self, client: AsyncClient, session: AsyncSession, connection: AsyncConnection
+    ) -> None:
+        # The receipt counter is locked from the statement that takes the number until commit
+        # (decisions 0049 and 0072): nothing follows it, whether the ORM or polis.db.raw sent
+        # the statements before (decision 0073).
+        headers = await staff(client, session)
+        policy = await bound_policy(client, headers)
+        payment = policy["payments"][0]
+        async with recorded(connection) as seen:
+            response = await confirm(
+                client, headers, payment, "KBANK-LAST-1", payment_channel="BANK"
+            )
+        assert response.status_code == 200, response.text
+        sent = [sql for sql in seen if "SAVEPOINT" not in sql.upper()]
+        assert "receipt_number_counters" in sent[-1]
+        assert sum("receipt_number_counters" in sql for sql in sent) == 1
+        written = " ".join(sent[:-1])
+        for statement in (
+            "UPDATE motor.payments",
+            "UPDATE motor.policies",
+            "INSERT INTO motor.payment_transactions",
+        ):
+            assert statement in written
+        payload = await scalar(
+            session,
+            "select request_payload from motor.payment_transactions where payment_id = :p",
+            p=payment["id"],
+        )
+        assert payload == {
+            "method": "PROMPTPAY",
+            "reference": "KBANK-LAST-1",
+            "paid_at": payload["paid_at"],
+            "amount": "645.21",
+            "payment_channel": "BANK",
+        }
 
     async def test_same_reference_is_idempotent_other_reference_409(
         self, client: AsyncClient, session: AsyncSession

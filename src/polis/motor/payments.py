@@ -4,19 +4,22 @@ request's unit of work commits."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, bindparam, exists, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
+from polis.db import raw
+from polis.db.raw import Statement
 from polis.motor import policy_rules, promptpay, receipts
-from polis.motor.models import Customer, MotorPayment, MotorPolicy, PaymentTransaction
+from polis.motor.models import MotorPayment, MotorPolicy, PaymentTransaction
 from polis.motor.payment_schemas import Payment, PaymentConfirm, PromptPayQR
+from polis.motor.rows import Prefixed, adopt, columns, flush_pending, returned, sync
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound
 from polis.reference.service import get_config
 
@@ -69,7 +72,7 @@ def set_status(policy: MotorPolicy, target: str, user_id: uuid.UUID | None) -> N
     policy.version = (policy.version or 0) + 1
 
 
-def payment_out(row: MotorPayment, policy_number: str | None) -> Payment:
+def payment_out(row: MotorPayment | Prefixed, policy_number: str | None) -> Payment:
     """The response of a payment; premium rows carry their bill-payment reference."""
     reference = None
     if policy_number is not None and row.payment_type in PREMIUM_TYPES:
@@ -175,27 +178,17 @@ async def get_payment(
 
 # A payment's confirmation as one UPDATE ... RETURNING the row as stored (updated_at from the
 # trigger, payment_date in UTC): the response needs no read-back. The partition key
-# (created_at) is in the WHERE so only the payment's partition is touched.
-_PAY = (
-    update(MotorPayment)
-    .where(
-        MotorPayment.id == bindparam("b_payment_id"),
-        MotorPayment.created_at == bindparam("b_created_at"),
-    )
-    .values(
-        payment_status=bindparam("b_payment_status"),
-        payment_method=bindparam("b_payment_method"),
-        payment_channel=func.coalesce(
-            bindparam("b_payment_channel", type_=String()), MotorPayment.payment_channel
-        ),
-        transaction_reference=bindparam("b_transaction_reference"),
-        payment_date=bindparam("b_payment_date"),
-        processed_at=bindparam("b_processed_at"),
-        updated_by=bindparam("b_updated_by"),
-        version=func.coalesce(MotorPayment.version, 0) + 1,
-    )
-    .returning(MotorPayment)
-    .execution_options(populate_existing=True, synchronize_session=False)
+# (created_at) is in the WHERE so only the payment's partition is touched. Sent by
+# polis.db.raw, as confirm_payment's other fixed statements (decision 0073).
+_PAY = Statement(
+    "UPDATE motor.payments SET payment_status = :payment_status,"
+    " payment_method = :payment_method,"
+    " payment_channel = coalesce(CAST(:payment_channel AS varchar), payment_channel),"
+    " transaction_reference = :transaction_reference, payment_date = :payment_date,"
+    " processed_at = :processed_at, updated_by = :updated_by,"
+    " version = coalesce(version, 0) + 1"
+    " WHERE id = :payment_id AND created_at = :created_at"
+    f" RETURNING {columns(MotorPayment)}"
 )
 
 
@@ -230,34 +223,25 @@ async def _vehicle_has_other_active(session: AsyncSession, policy: MotorPolicy) 
 # then payment, as the jobs), with its customer's preferred language (the receipt's); then the
 # payment, locked, with whether another ACTIVE policy covers the policy's vehicle (read after
 # the policy's lock is held, as the activation needs it).
-_CONFIRM_POLICY = (
-    select(MotorPolicy, Customer.preferred_language)
-    .outerjoin(Customer, Customer.id == MotorPolicy.customer_id)
-    .where(
-        MotorPolicy.id
-        == select(MotorPayment.policy_id)
-        .where(MotorPayment.id == bindparam("payment_id"))
-        .scalar_subquery()
-    )
-    .with_for_update(of=MotorPolicy)
-    .execution_options(populate_existing=True)
+_CONFIRM_POLICY = Statement(
+    f"SELECT {columns(MotorPolicy, 'p')}, c.preferred_language"
+    " FROM motor.policies p LEFT JOIN motor.customers c ON c.id = p.customer_id"
+    " WHERE p.id = (SELECT m.policy_id FROM motor.payments m WHERE m.id = :payment_id)"
+    " FOR UPDATE OF p"
 )
-_OTHER = aliased(MotorPolicy)
-_CONFIRM_PAYMENT = (
-    select(
-        MotorPayment,
-        exists()
-        .where(
-            _OTHER.vehicle_id == bindparam("vehicle_id"),
-            _OTHER.id != bindparam("policy_id"),
-            _OTHER.status == "ACTIVE",
-            _OTHER.deleted_at.is_(None),
-        )
-        .label("vehicle_taken"),
-    )
-    .where(MotorPayment.id == bindparam("payment_id"))
-    .with_for_update(of=MotorPayment)
-    .execution_options(populate_existing=True)
+_CONFIRM_PAYMENT = Statement(
+    f"SELECT {columns(MotorPayment, 'm')}, EXISTS (SELECT 1 FROM motor.policies o"
+    "  WHERE o.vehicle_id = :vehicle_id AND o.id != :policy_id AND o.status = 'ACTIVE'"
+    "  AND o.deleted_at IS NULL) AS vehicle_taken"
+    " FROM motor.payments m WHERE m.id = :payment_id FOR UPDATE OF m"
+)
+# The staff's confirmation, kept when no gateway event is (decision 0048).
+_CONFIRM_TRANSACTION = Statement(
+    "INSERT INTO motor.payment_transactions (payment_id, transaction_type, amount, currency,"
+    " status, gateway_provider, gateway_reference, request_payload, occurred_at, created_by,"
+    " updated_by) VALUES (:payment_id, 'CONFIRM', :amount, :currency, 'SUCCESS',"
+    f" '{MANUAL_PROVIDER}', :reference, CAST(:payload AS jsonb), :occurred_at, :user_id,"
+    " :user_id)"
 )
 
 
@@ -289,85 +273,87 @@ async def confirm_payment(
 
     now = now or datetime.now(UTC)
     today = today or today_bangkok(now)
-    found = (await session.execute(_CONFIRM_POLICY, {"payment_id": payment_id})).one_or_none()
-    policy, language = (found[0], found[1]) if found is not None else (None, None)
-    locked = (
-        await session.execute(
-            _CONFIRM_PAYMENT,
-            {
-                "payment_id": payment_id,
-                "vehicle_id": None if policy is None else policy.vehicle_id,
-                "policy_id": None if policy is None else policy.id,
-            },
-        )
-    ).one_or_none()
+    await flush_pending(session)  # what the ORM's locking reads flushed first
+    found = await raw.fetchrow(session, _CONFIRM_POLICY, {"payment_id": payment_id})
+    policy = None if found is None else adopt(session, MotorPolicy, found)
+    language = None if found is None else found.preferred_language
+    locked = await raw.fetchrow(
+        session,
+        _CONFIRM_PAYMENT,
+        {
+            "payment_id": payment_id,
+            "vehicle_id": None if policy is None else policy.vehicle_id,
+            "policy_id": None if policy is None else policy.id,
+        },
+    )
     if locked is None:
         raise NotFound(f"Payment {payment_id} does not exist.")
-    payment, vehicle_taken = locked[0], bool(locked[1])
+    sync(session, MotorPayment, locked)  # a payment the session holds reads the locked row
+    vehicle_taken = bool(locked.vehicle_taken)
     number = None if policy is None else policy.policy_number
-    if payment.payment_direction != "INCOMING" or payment.payment_type not in PREMIUM_TYPES:
+    if locked.payment_direction != "INCOMING" or locked.payment_type not in PREMIUM_TYPES:
         raise PaymentConflict(f"Payment {payment_id} is not a premium payment to confirm.")
-    if payment.payment_status == "SUCCESS":
-        if payment.transaction_reference == body.reference:
-            return payment, number, False
+    if locked.payment_status == "SUCCESS":
+        if locked.transaction_reference == body.reference:
+            return adopt(session, MotorPayment, locked), number, False
         raise PaymentConflict(
             f"Payment {payment_id} was already paid with another reference.",
-            extra={"transaction_reference": payment.transaction_reference},
+            extra={"transaction_reference": locked.transaction_reference},
         )
-    if payment.payment_status != "PENDING":
-        raise PaymentConflict(f"Payment {payment_id} is {payment.payment_status}: not payable.")
+    if locked.payment_status != "PENDING":
+        raise PaymentConflict(f"Payment {payment_id} is {locked.payment_status}: not payable.")
     if policy is not None and policy.status not in policy_rules.LIVE_STATUSES:
         raise PaymentConflict(
             f"Policy {policy.policy_number} is {policy.status}: its payments cannot be paid.",
             extra={"policy_status": policy.status},
         )
-    if body.amount != payment.total_amount:
+    if body.amount != locked.total_amount:
         raise InvalidPayment(
             "amount",
-            f"the amount due is {payment.total_amount}, not {body.amount}",
+            f"the amount due is {locked.total_amount}, not {body.amount}",
             "amount_mismatch",
         )
     if body.paid_at > now:
         raise InvalidPayment("paid_at", "paid_at must not be in the future", "future")
 
     # The payment as stored (UPDATE ... RETURNING: no read-back), then the transaction row.
-    payment = (
-        await session.execute(
-            _PAY,
-            {
-                "b_payment_id": payment.id,
-                "b_created_at": payment.created_at,
-                "b_payment_status": "SUCCESS",
-                "b_payment_method": body.method,
-                "b_payment_channel": body.payment_channel,
-                "b_transaction_reference": body.reference,
-                "b_payment_date": body.paid_at,
-                "b_processed_at": now,
-                "b_updated_by": user_id,
-            },
-        )
-    ).scalar_one()
-    session.add(
-        event
-        or PaymentTransaction(
-            payment_id=payment.id,
-            transaction_type="CONFIRM",
-            amount=body.amount,
-            currency=payment.currency or "THB",
-            status="SUCCESS",
-            gateway_provider=MANUAL_PROVIDER,
-            gateway_reference=body.reference,
-            request_payload=body.model_dump(mode="json"),
-            occurred_at=body.paid_at,
-            created_by=user_id,
-            updated_by=user_id,
-        )
+    paid = await returned(
+        session,
+        _PAY,
+        {
+            "payment_id": locked.id,
+            "created_at": locked.created_at,
+            "payment_status": "SUCCESS",
+            "payment_method": body.method,
+            "payment_channel": body.payment_channel,
+            "transaction_reference": body.reference,
+            "payment_date": body.paid_at,
+            "processed_at": now,
+            "updated_by": user_id,
+        },
     )
+    payment = adopt(session, MotorPayment, paid)
+    if event is not None:
+        session.add(event)
     if policy is not None:
         await _after_payment(
             session, policy, payment, today=today, user_id=user_id, vehicle_taken=vehicle_taken
         )
     await session.flush()
+    if event is None:  # after the flush, as the ORM's unit of work ordered it
+        await raw.execute(
+            session,
+            _CONFIRM_TRANSACTION,
+            {
+                "payment_id": payment.id,
+                "amount": body.amount,
+                "currency": payment.currency or "THB",
+                "reference": body.reference,
+                "payload": json.dumps(body.model_dump(mode="json")),
+                "occurred_at": body.paid_at,
+                "user_id": user_id,
+            },
+        )
     if before_receipt is not None:
         await before_receipt(payment)
     await receipts.issue_receipt(  # decision 0049; the last statement (decision 0072)

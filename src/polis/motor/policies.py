@@ -4,21 +4,26 @@ flush; the request's unit of work (or the job's transaction) commits."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Uuid, and_, bindparam, insert, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from polis.db import raw
+from polis.db.raw import Row, Statement
 from polis.iam.models import User
 from polis.motor import payments, policy_rules
-from polis.motor.models import Customer, CustomerVehicle, MotorPayment, MotorPolicy
+from polis.motor.models import MotorPayment, MotorPolicy
 from polis.motor.payments import PolicyTransitionRefused, set_status
 from polis.motor.policy_schemas import PolicyBind, PolicyCancel
 from polis.motor.quotes import today_bangkok
 from polis.motor.rating_models import Quote
+from polis.motor.rows import Prefixed, adopt, columns, flush_pending, returned, sync
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound
 from polis.platform.pagination import Keyset, PageParams, paginate
 from polis.reference.service import get_config
@@ -55,45 +60,94 @@ class VehicleAlreadyCovered(Conflict):
     title = "Vehicle Already Covered"
 
 
-# bind_quote's statements, built once. The quote, locked; the vehicle, locked (binds of one
-# vehicle are serialised: check-then-insert is safe), with its customer when not deleted; then,
-# under the vehicle's lock, a live policy covering the vehicle in the period and the next
-# policy number in one round trip (a bind refused by the clash spends a number: the sequence
-# has gaps anyway, decision 0072).
-_BIND_QUOTE = (
-    select(Quote)
-    .where(Quote.quote_number == bindparam("quote_number"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
+# bind_quote's statements, built once and sent by polis.db.raw (decisions 0072 and 0073).
+# The quote, locked; the vehicle, locked (binds of one vehicle are serialised: check-then-insert
+# is safe), with its customer when not deleted; then, under the vehicle's lock, a live policy
+# covering the vehicle in the period and the next policy number in one round trip (a bind
+# refused by the clash spends a number: the sequence has gaps anyway, decision 0072).
+_BIND_QUOTE = Statement(
+    f"SELECT {columns(Quote)} FROM motor.quotes WHERE quote_number = :quote_number FOR UPDATE"
 )
-_BIND_VEHICLE = (
-    select(CustomerVehicle.id, Customer.id)
-    .select_from(CustomerVehicle)
-    .outerjoin(
-        Customer,
-        and_(Customer.id == bindparam("customer_id"), Customer.deleted_at.is_(None)),
-    )
-    .where(CustomerVehicle.id == bindparam("vehicle_id"), CustomerVehicle.deleted_at.is_(None))
-    .with_for_update(of=CustomerVehicle)
+_BIND_VEHICLE = Statement(
+    "SELECT v.id, c.id AS customer_id FROM motor.customer_vehicles v"
+    " LEFT JOIN motor.customers c ON c.id = :customer_id AND c.deleted_at IS NULL"
+    " WHERE v.id = :vehicle_id AND v.deleted_at IS NULL"
+    " FOR UPDATE OF v"
 )
 _LIVE = ", ".join(f"'{s}'" for s in policy_rules.LIVE_STATUSES)
-_BIND_CLASH_AND_NUMBER = text(
+_BIND_CLASH_AND_NUMBER = Statement(
     "SELECT nextval('motor.policy_number_seq') AS seq, clash.policy_number, clash.status"
     " FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT p.policy_number, p.status"
     "  FROM motor.policies p WHERE p.vehicle_id = :vehicle_id AND p.deleted_at IS NULL"
     f"  AND p.status IN ({_LIVE}) AND p.start_date < :end_date AND p.end_date > :start_date"
     "  LIMIT 1) AS clash ON true"
-).bindparams(
-    bindparam("vehicle_id", type_=Uuid()),
-    bindparam("start_date", type_=Date()),
-    bindparam("end_date", type_=Date()),
 )
-# The rows as stored (INSERT ... RETURNING: no read-back; payments in schedule order).
-_INSERT_POLICY = insert(MotorPolicy).returning(MotorPolicy)
-_INSERT_PAYMENTS = insert(MotorPayment).returning(MotorPayment, sort_by_parameter_order=True)
+# The rows as stored (INSERT ... RETURNING: no read-back). JSONB parameters are JSON text.
+_POLICY_VALUES = (
+    "policy_number",
+    "customer_id",
+    "vehicle_id",
+    "agent_id",
+    "policy_type",
+    "coverage_details",
+    "base_premium",
+    "discounts",
+    "fees",
+    "total_premium",
+    "start_date",
+    "end_date",
+    "policy_period_months",
+    "status",
+    "no_claim_discount",
+    "auto_renewal",
+    "renewal_count",
+    "payment_plan",
+    "payment_frequency",
+    "created_by",
+    "updated_by",
+    "version",
+)
+_INSERT_POLICY = Statement(
+    f"INSERT INTO motor.policies ({', '.join(_POLICY_VALUES)}) VALUES ("
+    + ", ".join(
+        "CAST(:coverage_details AS jsonb)" if name == "coverage_details" else f":{name}"
+        for name in _POLICY_VALUES
+    )
+    + f") RETURNING {columns(MotorPolicy)}"
+)
+# The schedule in one statement whatever the number of payments: one array per column
+# (payments.schedule_values' keys), one row per element.
+_PAYMENT_VALUES = (
+    ("policy_id", "uuid"),
+    ("customer_id", "uuid"),
+    ("payment_type", "varchar"),
+    ("payment_direction", "varchar"),
+    ("amount", "numeric"),
+    ("currency", "varchar"),
+    ("fees", "numeric"),
+    ("total_amount", "numeric"),
+    ("payment_method", "varchar"),
+    ("payment_channel", "varchar"),
+    ("payment_status", "varchar"),
+    ("due_date", "date"),
+    ("installment_number", "integer"),
+    ("total_installments", "integer"),
+    ("created_by", "uuid"),
+    ("updated_by", "uuid"),
+)
+_INSERT_PAYMENTS = Statement(
+    f"INSERT INTO motor.payments ({', '.join(c for c, _ in _PAYMENT_VALUES)})"
+    f" SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t}[])' for c, t in _PAYMENT_VALUES)})"
+    f" RETURNING {columns(MotorPayment)}"
+)
+# The quote BOUND to its policy (the columns the ORM's flush of these changes wrote).
+_QUOTE_BOUND = Statement(
+    "UPDATE motor.quotes SET status = 'BOUND', policy_id = :policy_id, updated_by = :user_id,"
+    " version = :version WHERE id = :id"
+)
 
 
-def _coverage(quote: Quote) -> dict[str, Any]:
+def _coverage(quote: Quote | Row) -> dict[str, Any]:
     breakdown = quote.breakdown or {}
     return {
         **quote.coverage_details,
@@ -120,11 +174,11 @@ async def bind_quote(
     becomes BOUND. 409 when the quote cannot be bound or the vehicle is covered."""
     now = now or datetime.now(UTC)
     today = today_bangkok(now)
-    quote = (
-        await session.execute(_BIND_QUOTE, {"quote_number": body.quote_number})
-    ).scalar_one_or_none()
+    await flush_pending(session)
+    quote = await raw.fetchrow(session, _BIND_QUOTE, {"quote_number": body.quote_number})
     if quote is None:
         raise InvalidPolicyRequest("quote_number", "no such quote", "unknown_reference")
+    held = sync(session, Quote, quote)  # a Quote the session holds reads the locked row
     if quote.status != "QUOTED":
         raise QuoteNotBindable(
             f"Quote {quote.quote_number} is {quote.status}.", extra={"quote_status": quote.status}
@@ -150,78 +204,83 @@ async def bind_quote(
     if body.agent_id is not None and await session.get(User, body.agent_id) is None:
         raise InvalidPolicyRequest("agent_id", "no such user", "unknown_reference")
     # Serialise binds per vehicle: the row lock makes check-then-insert safe.
-    found = (
-        await session.execute(
-            _BIND_VEHICLE, {"vehicle_id": quote.vehicle_id, "customer_id": quote.customer_id}
-        )
-    ).one_or_none()
-    if found is None or found[1] is None:
+    found = await raw.fetchrow(
+        session, _BIND_VEHICLE, {"vehicle_id": quote.vehicle_id, "customer_id": quote.customer_id}
+    )
+    if found is None or found.customer_id is None:
         raise InvalidPolicyRequest(
             "quote_number", "the quote's customer or vehicle was deleted", "deleted_reference"
         )
-    seq, clash_number, clash_status = (
-        await session.execute(
-            _BIND_CLASH_AND_NUMBER,
-            {
-                "vehicle_id": quote.vehicle_id,
-                "start_date": quote.start_date,
-                "end_date": quote.end_date,
-            },
-        )
-    ).one()
-    if clash_number is not None:
+    numbered = await returned(
+        session,
+        _BIND_CLASH_AND_NUMBER,
+        {
+            "vehicle_id": quote.vehicle_id,
+            "start_date": quote.start_date,
+            "end_date": quote.end_date,
+        },
+    )
+    if numbered.policy_number is not None:
         raise VehicleAlreadyCovered(
-            f"Policy {clash_number} ({clash_status}) already covers this vehicle in the period.",
-            extra={"policy_number": clash_number, "status": clash_status},
+            f"Policy {numbered.policy_number} ({numbered.status}) already covers this vehicle"
+            " in the period.",
+            extra={"policy_number": numbered.policy_number, "status": numbered.status},
         )
 
-    policy = (
-        await session.scalars(
+    policy = adopt(
+        session,
+        MotorPolicy,
+        await returned(
+            session,
             _INSERT_POLICY,
-            [
-                {
-                    "policy_number": policy_rules.policy_number(today.year, int(seq)),
-                    "customer_id": quote.customer_id,
-                    "vehicle_id": quote.vehicle_id,
-                    "agent_id": body.agent_id,
-                    "policy_type": quote.policy_type,
-                    "coverage_details": _coverage(quote),
-                    "base_premium": quote.base_premium,
-                    "discounts": quote.discounts,
-                    "fees": quote.fees,
-                    "total_premium": quote.total_premium,
-                    "start_date": quote.start_date,
-                    "end_date": quote.end_date,
-                    "policy_period_months": quote.policy_period_months,
-                    "status": "DRAFT",
-                    "no_claim_discount": quote.no_claim_discount,
-                    "auto_renewal": body.auto_renewal,
-                    "renewal_count": 0,
-                    "payment_plan": body.payment_plan,
-                    "payment_frequency": policy_rules.FREQUENCY[body.payment_plan],
-                    "created_by": user_id,
-                    "updated_by": user_id,
-                    "version": 0,
-                }
-            ],
-        )
-    ).one()
-    rows = list(
-        await session.scalars(
-            _INSERT_PAYMENTS,
-            payments.schedule_values(
-                policy,
-                method=body.payment_method,
-                channel=body.payment_channel,
-                user_id=user_id,
-            ),
-        )
+            {
+                "policy_number": policy_rules.policy_number(today.year, int(numbered.seq)),
+                "customer_id": quote.customer_id,
+                "vehicle_id": quote.vehicle_id,
+                "agent_id": body.agent_id,
+                "policy_type": quote.policy_type,
+                "coverage_details": json.dumps(_coverage(quote)),
+                "base_premium": quote.base_premium,
+                "discounts": quote.discounts,
+                "fees": quote.fees,
+                "total_premium": quote.total_premium,
+                "start_date": quote.start_date,
+                "end_date": quote.end_date,
+                "policy_period_months": quote.policy_period_months,
+                "status": "DRAFT",
+                "no_claim_discount": quote.no_claim_discount,
+                "auto_renewal": body.auto_renewal,
+                "renewal_count": 0,
+                "payment_plan": body.payment_plan,
+                "payment_frequency": policy_rules.FREQUENCY[body.payment_plan],
+                "created_by": user_id,
+                "updated_by": user_id,
+                "version": 0,
+            },
+        ),
     )
-    quote.status = "BOUND"
-    quote.policy_id = policy.id
-    quote.updated_by = user_id
-    quote.version = (quote.version or 0) + 1
-    await session.flush()
+    schedule = payments.schedule_values(
+        policy, method=body.payment_method, channel=body.payment_channel, user_id=user_id
+    )
+    inserted = await raw.fetch(
+        session,
+        _INSERT_PAYMENTS,
+        {name: [item[name] for item in schedule] for name, _ in _PAYMENT_VALUES},
+    )
+    # in schedule order (by instalment; FULL has one payment)
+    inserted.sort(key=lambda r: r.installment_number or 0)
+    rows = [adopt(session, MotorPayment, r) for r in inserted]
+    bound = {
+        "status": "BOUND",
+        "policy_id": policy.id,
+        "updated_by": user_id,
+        "version": (quote.version or 0) + 1,
+    }
+    await raw.execute(session, _QUOTE_BOUND, {**bound, "id": quote.id, "user_id": user_id})
+    if held is not None:  # as the ORM's flush of these changes left it
+        for name, value in bound.items():
+            set_committed_value(held, name, value)
+    await flush_pending(session)
     return policy, rows
 
 
@@ -240,23 +299,26 @@ async def get_policy(
     return policy
 
 
-_POLICY_WITH_PAYMENTS = (
-    select(MotorPolicy, MotorPayment)
-    .outerjoin(MotorPayment, MotorPayment.policy_id == MotorPolicy.id)
-    .where(MotorPolicy.policy_number == bindparam("number"), MotorPolicy.deleted_at.is_(None))
-    .order_by(*payments.PAYMENT_ORDER)
+# The policy's columns, then each payment's under `m_` (payments.PAYMENT_ORDER).
+_POLICY_WITH_PAYMENTS = Statement(
+    f"SELECT {columns(MotorPolicy, 'p')}, {columns(MotorPayment, 'm', prefix='m_')}"
+    " FROM motor.policies p LEFT JOIN motor.payments m ON m.policy_id = p.id"
+    " WHERE p.policy_number = :number AND p.deleted_at IS NULL"
+    " ORDER BY m.payment_direction, coalesce(m.installment_number, 0), m.created_at, m.id"
 )
 
 
 async def get_policy_with_payments(
     session: AsyncSession, policy_number: str
-) -> tuple[MotorPolicy, list[MotorPayment]]:
+) -> tuple[Row, list[Prefixed]]:
     """The live policy with this number and its payments (payments.policy_payments' order),
-    in one statement; NotFound when there is none."""
-    rows = (await session.execute(_POLICY_WITH_PAYMENTS, {"number": policy_number})).all()
+    in one statement, as rows (read only: their columns as attributes); NotFound when there
+    is none."""
+    await flush_pending(session)
+    rows = await raw.fetch(session, _POLICY_WITH_PAYMENTS, {"number": policy_number})
     if not rows:
         raise NotFound(f"Policy {policy_number} does not exist.")
-    return rows[0][0], [r[1] for r in rows if r[1] is not None]
+    return rows[0], [Prefixed(r, "m_") for r in rows if r["m_id"] is not None]
 
 
 async def list_policies(

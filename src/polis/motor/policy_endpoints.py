@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from polis.db.raw import Row
 from polis.db.session import DBSession, ReadSession
 from polis.motor import payments, policies
 from polis.motor.auth import PaymentsRead, PoliciesCancel, PoliciesRead, PoliciesWrite
@@ -22,6 +24,7 @@ from polis.motor.policy_schemas import (
     PolicyStatus,
     PolicyWithPayments,
 )
+from polis.motor.rows import Prefixed
 from polis.platform.idempotency import IdempotencyKey
 from polis.platform.pagination import Page, PageQuery
 from polis.platform.schemas import Problem, ValidationProblem
@@ -34,7 +37,7 @@ _PROBLEM: dict[str, Any] = {"model": Problem}
 _INVALID: dict[str, Any] = {"model": ValidationProblem}
 
 
-def policy_out(policy: MotorPolicy) -> Policy:
+def policy_out(policy: MotorPolicy | Row) -> Policy:
     """The response of a motor.policies row (NULL seed defaults read as their defaults)."""
     return Policy.model_validate(
         {
@@ -52,8 +55,10 @@ def policy_out(policy: MotorPolicy) -> Policy:
     )
 
 
-def with_payments(policy: MotorPolicy, rows: list[MotorPayment]) -> PolicyWithPayments:
-    """A policy and its payments."""
+def with_payments(
+    policy: MotorPolicy | Row, rows: Sequence[MotorPayment | Prefixed]
+) -> PolicyWithPayments:
+    """A policy and its payments (ORM objects, or rows of policies.get_policy_with_payments)."""
     return PolicyWithPayments(
         **policy_out(policy).model_dump(),
         payments=[payments.payment_out(r, policy.policy_number) for r in rows],

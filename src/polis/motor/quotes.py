@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
@@ -10,9 +11,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, insert, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from polis.db import raw
+from polis.db.raw import Row, Statement
 from polis.motor import rating
 from polis.motor.models import Customer, CustomerVehicle
 from polis.motor.rating import FieldProblem, RateTable, RatingError, VehicleFacts
@@ -23,9 +26,9 @@ from polis.motor.rating_schemas import (
     QuoteVehicle,
     RateTableCreate,
 )
+from polis.motor.rows import adopt, columns, flush_pending, returned
 from polis.platform.errors import BusinessRuleError, NotFound
 from polis.platform.ids import random_code
-from polis.reference.models import SystemConfiguration
 from polis.reference.service import ConfigurationNotFoundError, get_config, parse_config_value
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
@@ -91,8 +94,9 @@ def engine_cc_of(engine_size: Decimal | None) -> int | None:
     return int(engine_size * 1000) if engine_size < 20 else int(engine_size)
 
 
-def facts_of(vehicle: CustomerVehicle | None, given: QuoteVehicle | None) -> VehicleFacts:
-    """The vehicle's facts: the record's (when there is one), overridden by the request's."""
+def facts_of(vehicle: CustomerVehicle | Row | None, given: QuoteVehicle | None) -> VehicleFacts:
+    """The vehicle's facts: the record's (when there is one: a CustomerVehicle, or a row with
+    its columns), overridden by the request's."""
     base: dict[str, Any] = {}
     if vehicle is not None:
         base = {
@@ -151,41 +155,73 @@ async def rate_table_in_force(
     return row, RateTable.from_data(row.version, row.effective_from, row.data)
 
 
-# create_quote's read, built once: the quote validity setting and the request's vehicle (live)
-# in one round trip (get_config's query, joined).
-_VALIDITY_AND_VEHICLE = (
-    select(SystemConfiguration.config_value, SystemConfiguration.config_type, CustomerVehicle)
-    .select_from(SystemConfiguration)
-    .outerjoin(
-        CustomerVehicle,
-        and_(CustomerVehicle.id == bindparam("vehicle_id"), CustomerVehicle.deleted_at.is_(None)),
-    )
-    .where(SystemConfiguration.config_key == VALIDITY_KEY)
+# create_quote's statements, built once and sent by polis.db.raw (decisions 0072 and 0073).
+# The quote validity setting and the request's vehicle (live) in one round trip (get_config's
+# query, joined): the vehicle's columns that facts_of and the customer check read.
+_VALIDITY_AND_VEHICLE = Statement(
+    "SELECT s.config_value, s.config_type, v.id, v.customer_id, v.vehicle_type, v.usage_type,"
+    " v.engine_size, v.fuel_type, v.year_of_manufacture, v.province"
+    " FROM ref.system_configurations s"
+    " LEFT JOIN motor.customer_vehicles v ON v.id = :vehicle_id AND v.deleted_at IS NULL"
+    f" WHERE s.config_key = '{VALIDITY_KEY}'"
 )
-# The quote as stored (INSERT ... RETURNING: no read-back).
-_INSERT_QUOTE = insert(Quote).returning(Quote)
+# The quote as stored (INSERT ... RETURNING: no read-back). JSONB parameters are JSON text.
+_QUOTE_VALUES = (
+    "quote_number",
+    "customer_id",
+    "vehicle_id",
+    "policy_type",
+    "coverage_option",
+    "vehicle_class",
+    "vehicle_facts",
+    "start_date",
+    "end_date",
+    "policy_period_months",
+    "sum_insured",
+    "options",
+    "no_claim_discount",
+    "base_premium",
+    "discounts",
+    "fees",
+    "total_premium",
+    "breakdown",
+    "coverage_details",
+    "rate_table_id",
+    "rate_table_version",
+    "status",
+    "expires_at",
+    "created_by",
+    "updated_by",
+)
+_QUOTE_JSON = ("vehicle_facts", "options", "breakdown", "coverage_details")
+_INSERT_QUOTE = Statement(
+    f"INSERT INTO motor.quotes ({', '.join(_QUOTE_VALUES)}) VALUES ("
+    + ", ".join(
+        f"CAST(:{name} AS jsonb)" if name in _QUOTE_JSON else f":{name}" for name in _QUOTE_VALUES
+    )
+    + f") RETURNING {columns(Quote)}"
+)
 
 
 async def _validity_and_vehicle(
     session: AsyncSession, body: QuoteCreate, problems: list[FieldProblem]
-) -> tuple[int, CustomerVehicle | None]:
+) -> tuple[int, Row | None]:
     """MOTOR_QUOTE_VALIDITY_DAYS and the request's vehicle (None without a vehicle_id):
     with a vehicle, both in one statement."""
     if body.vehicle_id is None:
         return int(await get_config(session, VALIDITY_KEY)), None
-    row = (
-        await session.execute(_VALIDITY_AND_VEHICLE, {"vehicle_id": body.vehicle_id})
-    ).one_or_none()
+    await flush_pending(session)
+    row = await raw.fetchrow(session, _VALIDITY_AND_VEHICLE, {"vehicle_id": body.vehicle_id})
     if row is None:
         raise ConfigurationNotFoundError(VALIDITY_KEY)
-    vehicle: CustomerVehicle | None = row[2]
+    vehicle = row if row.id is not None else None
     if vehicle is None:
         problems.append(FieldProblem("vehicle_id", "no such vehicle", "unknown_reference"))
     elif body.customer_id is not None and vehicle.customer_id != body.customer_id:
         problems.append(
             FieldProblem("vehicle_id", "the vehicle belongs to another customer", "mismatch")
         )
-    return int(parse_config_value(row[0], row[1])), vehicle
+    return int(parse_config_value(row.config_value, row.config_type)), vehicle
 
 
 async def _check_customer(
@@ -301,7 +337,9 @@ async def create_quote(
         "created_by": user_id,
         "updated_by": user_id,
     }
-    return (await session.scalars(_INSERT_QUOTE, [values])).one()
+    for name in _QUOTE_JSON:
+        values[name] = json.dumps(values[name])
+    return adopt(session, Quote, await returned(session, _INSERT_QUOTE, values))
 
 
 async def get_quote(session: AsyncSession, quote_number: str) -> Quote:

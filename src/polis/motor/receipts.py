@@ -28,14 +28,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pythainlp.util import bahttext
-from sqlalchemy import Date, Integer, Numeric, String, Uuid, bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from polis.db import raw
+from polis.db.raw import Statement
 from polis.documents import pdf
 from polis.documents.storage import sha256_of_path
 from polis.motor import documents
 from polis.motor.document_schemas import Party, ReceiptOut
 from polis.motor.models import Customer, MotorPayment, MotorPolicy, PaymentReceipt
+from polis.motor.rows import adopt, columns, flush_pending
 from polis.platform.errors import NotFound
 from polis.platform.money import quantize
 from polis.reference.service import get_config
@@ -197,43 +200,30 @@ async def next_receipt_number(session: AsyncSession, year: int) -> str:
     return receipt_number(year, int(serial or 0))
 
 
-_RECEIPT_COLUMNS = ", ".join(c.name for c in PaymentReceipt.__table__.c)
-
 # The receipt row and its number in one statement, the last one of the confirming
 # transaction (decision 0072): the counter upsert locks the year's row until commit, so
 # nothing but the commit follows it. The counter moves only when the payment has no receipt
 # of the type yet (the caller holds the payment's row lock, so no other issue of the same
 # payment runs meanwhile); then nothing is inserted and the caller reads the existing row.
 # The number is formatted as receipt_number() does: :prefix is 'RC-YYYY-', the serial 7
-# digits (the counter's CHECK stops at 9,999,999, so lpad never truncates).
-_ISSUE = (
-    text(
-        "WITH n AS ("
-        " INSERT INTO motor.receipt_number_counters AS c (year, last_number)"
-        " SELECT :year, 1 WHERE NOT EXISTS (SELECT 1 FROM motor.payment_receipts r"
-        "  WHERE r.payment_id = :payment_id AND r.receipt_type = :receipt_type)"
-        " ON CONFLICT (year) DO UPDATE SET last_number = c.last_number + 1, updated_at = now()"
-        " RETURNING :prefix || lpad(last_number::text, 7, '0') AS number)"
-        " INSERT INTO motor.payment_receipts (payment_id, receipt_number, receipt_type,"
-        " file_format, tax_invoice_number, vat_amount, withholding_tax, issued_date, issued_by,"
-        " language, delivery_method, created_by)"
-        " SELECT :payment_id, n.number, :receipt_type, 'PDF', n.number, :vat, NULL,"
-        " :issued_date, :user_id, :language, 'DOWNLOAD', :user_id FROM n"
-        f" RETURNING {_RECEIPT_COLUMNS}"
-    )
-    .bindparams(
-        bindparam("year", type_=Integer()),
-        bindparam("payment_id", type_=Uuid()),
-        bindparam("receipt_type", type_=String()),
-        bindparam("prefix", type_=String()),
-        bindparam("vat", type_=Numeric(12, 2)),
-        bindparam("issued_date", type_=Date()),
-        bindparam("user_id", type_=Uuid()),
-        bindparam("language", type_=String()),
-    )
-    .columns(*PaymentReceipt.__table__.c)
+# digits (the counter's CHECK stops at 9,999,999, so lpad never truncates). Sent by
+# polis.db.raw (decision 0073); the parameters of INSERT ... SELECT carry their types.
+_ISSUE = Statement(
+    "WITH n AS ("
+    " INSERT INTO motor.receipt_number_counters AS c (year, last_number)"
+    " SELECT CAST(:year AS integer), 1 WHERE NOT EXISTS (SELECT 1 FROM motor.payment_receipts r"
+    "  WHERE r.payment_id = CAST(:payment_id AS uuid)"
+    "  AND r.receipt_type = CAST(:receipt_type AS varchar))"
+    " ON CONFLICT (year) DO UPDATE SET last_number = c.last_number + 1, updated_at = now()"
+    " RETURNING CAST(:prefix AS varchar) || lpad(last_number::text, 7, '0') AS number)"
+    " INSERT INTO motor.payment_receipts (payment_id, receipt_number, receipt_type,"
+    " file_format, tax_invoice_number, vat_amount, withholding_tax, issued_date, issued_by,"
+    " language, delivery_method, created_by)"
+    " SELECT CAST(:payment_id AS uuid), n.number, CAST(:receipt_type AS varchar), 'PDF',"
+    " n.number, CAST(:vat AS numeric(12, 2)), NULL, CAST(:issued_date AS date),"
+    " CAST(:user_id AS uuid), CAST(:language AS varchar), 'DOWNLOAD', CAST(:user_id AS uuid)"
+    f" FROM n RETURNING {columns(PaymentReceipt)}"
 )
-_ISSUE_ORM = select(PaymentReceipt).from_statement(_ISSUE)
 _EXISTING = select(PaymentReceipt).where(
     PaymentReceipt.payment_id == bindparam("payment_id"),
     PaymentReceipt.receipt_type == RECEIPT_TYPE,
@@ -306,26 +296,26 @@ async def issue_receipt(
     if language is None:
         language = await session.scalar(_LANGUAGE, {"customer_id": policy.customer_id})
     amounts = await amounts_for(session, payment, policy)
+    await flush_pending(session)
     # Everything slow is done: the number is taken by the last statement before commit.
-    row = (
-        await session.execute(
-            _ISSUE_ORM,
-            {
-                "year": issued.year,
-                "payment_id": payment.id,
-                "receipt_type": RECEIPT_TYPE,
-                "prefix": f"RC-{issued.year:04d}-",
-                "vat": amounts.vat,
-                "issued_date": issued,
-                "user_id": user_id,
-                # premiums are paid by individuals: no withholding tax (decision 0049)
-                "language": language if language in ("th", "en") else "th",
-            },
-        )
-    ).scalar_one_or_none()
-    if row is None:  # issued before (a repeated confirmation, a duplicated callback)
-        row = (await session.execute(_EXISTING, {"payment_id": payment.id})).scalar_one()
-    return row
+    issued_row = await raw.fetchrow(
+        session,
+        _ISSUE,
+        {
+            "year": issued.year,
+            "payment_id": payment.id,
+            "receipt_type": RECEIPT_TYPE,
+            "prefix": f"RC-{issued.year:04d}-",
+            "vat": amounts.vat,
+            "issued_date": issued,
+            "user_id": user_id,
+            # premiums are paid by individuals: no withholding tax (decision 0049)
+            "language": language if language in ("th", "en") else "th",
+        },
+    )
+    if issued_row is None:  # issued before (a repeated confirmation, a duplicated callback)
+        return (await session.execute(_EXISTING, {"payment_id": payment.id})).scalar_one()
+    return adopt(session, PaymentReceipt, issued_row)
 
 
 async def store_receipt_pdf(
