@@ -611,33 +611,6 @@ class ProfileResult:
 _TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK)\b", re.IGNORECASE)
 
 
-class _CountingProtocol:
-    """An asyncpg connection's protocol that notes the SQL of every statement it runs
-    (extended protocol: prepared or not, the ORM's and `polis.db.raw`'s alike; simple query:
-    BEGIN, COMMIT ...). A before_cursor_execute listener sees only the ORM's."""
-
-    __slots__ = ("_protocol", "_seen")
-
-    def __init__(self, protocol: Any, seen: list[str]) -> None:
-        self._protocol = protocol
-        self._seen = seen
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._protocol, name)
-
-    def bind_execute(self, state: Any, *args: Any, **kwargs: Any) -> Any:
-        self._seen.append(state.query)
-        return self._protocol.bind_execute(state, *args, **kwargs)
-
-    def bind_execute_many(self, state: Any, *args: Any, **kwargs: Any) -> Any:
-        self._seen.append(state.query)
-        return self._protocol.bind_execute_many(state, *args, **kwargs)
-
-    def query(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        self._seen.append(query)
-        return self._protocol.query(query, *args, **kwargs)
-
-
 async def run_in_process(
     url: str,
     world: World,
@@ -656,6 +629,7 @@ async def run_in_process(
 
     from polis.app import create_app
     from polis.config import Settings
+    from polis.db.recording import StatementRecorder
 
     app = create_app(Settings(database_url=url))
     transport = httpx.ASGITransport(app=app)
@@ -666,9 +640,7 @@ async def run_in_process(
         seen: list[str] = []
 
         def watch(dbapi_connection: Any, record: Any, *_: Any) -> None:
-            driver = record.driver_connection
-            if not isinstance(driver._protocol, _CountingProtocol):
-                driver._protocol = _CountingProtocol(driver._protocol, seen)
+            StatementRecorder.install(record.driver_connection, seen)
 
         event.listen(app.state.db.engine.sync_engine, "checkout", watch)
         result = ProfileResult(transactions=transactions)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from polis.db.recording import recorded
 from polis.integrations.gateway import signed_headers
 from polis.motor.gateway import expire_pending_payments, open_token
 from tests.integrations.test_gateway import (
@@ -39,7 +40,6 @@ from tests.integrations.test_gateway import (
     running_gateway,
     serve,
 )
-from tests.motor.statements import recorded
 from tests.motor.test_policies_api import PAYMENTS, bound_policy, confirm, policy_status, scalar
 
 CALLBACK = f"{PAYMENTS}/gateway/callback"

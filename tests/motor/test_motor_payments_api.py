@@ -12,8 +12,8 @@ from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from polis.db.recording import recorded
 from polis.motor import promptpay
-from tests.motor.statements import recorded
 from tests.motor.test_policies_api import (
     PAYMENTS,
     POLICIES,

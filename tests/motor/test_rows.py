@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from polis.db import raw
 from polis.db.raw import Statement
+from polis.db.recording import recorded
 from polis.motor import policies
 from polis.motor.models import MotorPayment, MotorPolicy
 from polis.motor.policy_schemas import PolicyBind
 from polis.motor.rating_models import Quote
 from polis.motor.rows import adopt, columns, flush_pending, sync
-from tests.motor.statements import recorded
 from tests.motor.test_policies_api import bound_policy, quote, staff, vehicle
 
 _POLICY = Statement(f"SELECT {columns(MotorPolicy)} FROM motor.policies WHERE id = :id")
