@@ -553,16 +553,27 @@ def _claim_detail(view: ClaimView) -> schemas.ClaimDetail:
     )
 
 
+# The claim's own fields, named alike in the request body, the engine's request and the
+# answer.
+_CLAIM_FIELDS = (
+    "member_number",
+    "provider_code",
+    "claim_type",
+    "service_type",
+    "service_date",
+    "admission_date",
+    "discharge_date",
+)
+
+
+def _claim_fields(body: schemas.ClaimCreate) -> dict[str, Any]:
+    return {name: getattr(body, name) for name in _CLAIM_FIELDS}
+
+
 def claim_request(body: schemas.ClaimCreate, created_by: str | None) -> ClaimRequest:
     """The engine's request for a validated body (the API and `polis health adjudicate`)."""
     return ClaimRequest(
-        member_number=body.member_number,
-        provider_code=body.provider_code,
-        claim_type=body.claim_type,
-        service_type=body.service_type,
-        service_date=body.service_date,
-        admission_date=body.admission_date,
-        discharge_date=body.discharge_date,
+        **_claim_fields(body),
         authorization_number=body.authorization_number,
         created_by=created_by,
         lines=[
@@ -630,13 +641,7 @@ def _submitted_detail(body: schemas.ClaimCreate, outcome: ClaimOutcome) -> schem
     return schemas.ClaimDetail.model_construct(
         id=outcome.claim_id,
         claim_number=outcome.claim_number,
-        member_number=body.member_number,
-        provider_code=body.provider_code,
-        claim_type=body.claim_type,
-        service_type=body.service_type,
-        service_date=body.service_date,
-        admission_date=body.admission_date,
-        discharge_date=body.discharge_date,
+        **_claim_fields(body),
         status=outcome.status,
         total_charged_amount=totals.charged,
         total_approved_amount=totals.approved,
