@@ -1,4 +1,4 @@
-"""polis.motor.rows: the hot path's raw rows stand in for the ORM's loads (decision 0073).
+"""polis.db.rows: the hot path's raw rows stand in for the ORM's loads (decision 0073).
 An adopted row is a persistent object whose changes flush as the ORM's would; an object the
 session holds follows the rows read or written by raw statements; pending changes reach the
 database before a raw statement."""
@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from polis.db import raw
 from polis.db.raw import Statement
 from polis.db.recording import recorded
+from polis.db.rows import adopt, columns, flush_pending, sync
 from polis.motor import policies
 from polis.motor.models import MotorPayment, MotorPolicy
 from polis.motor.policy_schemas import PolicyBind
 from polis.motor.rating_models import Quote
-from polis.motor.rows import adopt, columns, flush_pending, sync
 from tests.motor.test_policies_api import bound_policy, quote, staff, vehicle
 
 _POLICY = Statement(f"SELECT {columns(MotorPolicy)} FROM motor.policies WHERE id = :id")

@@ -24,7 +24,7 @@ are not refreshed (the callers keep them in step by hand, or hold none), and SQL
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -55,6 +55,25 @@ class Statement:
 
     def __repr__(self) -> str:
         return f"Statement({self.sql!r})"
+
+
+def unnest_insert(
+    table: str, columns: Sequence[tuple[str, str]], returning: str | None = None
+) -> Statement:
+    """An INSERT of one row per array element, one statement whatever the number of rows
+    (an executemany runs the INSERT, and its triggers' setup, per row): `columns` are
+    (name, SQL type) pairs, each given as an array parameter of its name (`arrays`)."""
+    names = ", ".join(name for name, _ in columns)
+    values = ", ".join(f"CAST(:{name} AS {type_}[])" for name, type_ in columns)
+    tail = f" RETURNING {returning}" if returning else ""
+    return Statement(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({values}){tail}")
+
+
+def arrays(
+    columns: Sequence[tuple[str, str]], items: Sequence[Mapping[str, Any]]
+) -> dict[str, list[Any]]:
+    """The parameters of an `unnest_insert`: one list per column, an element per item."""
+    return {name: [item[name] for item in items] for name, _ in columns}
 
 
 class Row:

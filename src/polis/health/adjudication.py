@@ -64,8 +64,6 @@ from polis.health.claims.review import (
     required_documents,
 )
 from polis.health.claims.statements import (
-    _ACCUMULATOR_COLUMNS,
-    _ACCUMULATOR_KEYS,
     _CLAIM_TABLE,
     _CREATE_ACCUMULATORS,
     _FACTS,
@@ -116,8 +114,6 @@ __all__ = [
     "REVIEW_AMOUNT_SETTING",
     "VOIDED",
     "ZERO",
-    "_ACCUMULATOR_COLUMNS",
-    "_ACCUMULATOR_KEYS",
     "_CLAIM_TABLE",
     "_CREATE_ACCUMULATORS",
     "_FACTS",

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.db import raw
 from polis.db.raw import Statement
+from polis.db.rows import Prefixed, adopt, columns, flush_pending, returned, sync
 from polis.motor import policy_rules, promptpay, receipts
 from polis.motor.models import MotorPayment, MotorPolicy, PaymentTransaction
 from polis.motor.payment_schemas import Payment, PaymentConfirm, PromptPayQR
-from polis.motor.rows import Prefixed, adopt, columns, flush_pending, returned, sync
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound
 from polis.reference.service import get_config
 

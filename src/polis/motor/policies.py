@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from polis.db import raw
 from polis.db.raw import Row, Statement
+from polis.db.rows import Prefixed, adopt, columns, flush_pending, returned, sync
 from polis.iam.models import User
 from polis.motor import payments, policy_rules
 from polis.motor.models import MotorPayment, MotorPolicy
@@ -23,7 +24,6 @@ from polis.motor.payments import PolicyTransitionRefused, set_status
 from polis.motor.policy_schemas import PolicyBind, PolicyCancel
 from polis.motor.quotes import today_bangkok
 from polis.motor.rating_models import Quote
-from polis.motor.rows import Prefixed, adopt, columns, flush_pending, returned, sync
 from polis.platform.errors import BusinessRuleError, Conflict, NotFound
 from polis.platform.pagination import Keyset, PageParams, paginate
 from polis.reference.service import get_config
@@ -135,11 +135,7 @@ _PAYMENT_VALUES = (
     ("created_by", "uuid"),
     ("updated_by", "uuid"),
 )
-_INSERT_PAYMENTS = Statement(
-    f"INSERT INTO motor.payments ({', '.join(c for c, _ in _PAYMENT_VALUES)})"
-    f" SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t}[])' for c, t in _PAYMENT_VALUES)})"
-    f" RETURNING {columns(MotorPayment)}"
-)
+_INSERT_PAYMENTS = raw.unnest_insert("motor.payments", _PAYMENT_VALUES, columns(MotorPayment))
 # The quote BOUND to its policy (the columns the ORM's flush of these changes wrote).
 _QUOTE_BOUND = Statement(
     "UPDATE motor.quotes SET status = 'BOUND', policy_id = :policy_id, updated_by = :user_id,"
@@ -265,7 +261,7 @@ async def bind_quote(
     inserted = await raw.fetch(
         session,
         _INSERT_PAYMENTS,
-        {name: [item[name] for item in schedule] for name, _ in _PAYMENT_VALUES},
+        raw.arrays(_PAYMENT_VALUES, schedule),
     )
     # in schedule order (by instalment; FULL has one payment)
     inserted.sort(key=lambda r: r.installment_number or 0)

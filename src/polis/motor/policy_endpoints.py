@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 
 from polis.db.raw import Row
+from polis.db.rows import Prefixed
 from polis.db.session import DBSession, ReadSession
 from polis.motor import payments, policies
 from polis.motor.auth import PaymentsRead, PoliciesCancel, PoliciesRead, PoliciesWrite
@@ -24,7 +25,6 @@ from polis.motor.policy_schemas import (
     PolicyStatus,
     PolicyWithPayments,
 )
-from polis.motor.rows import Prefixed
 from polis.platform.idempotency import IdempotencyKey
 from polis.platform.pagination import Page, PageQuery
 from polis.platform.schemas import Problem, ValidationProblem

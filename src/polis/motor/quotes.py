@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.db import raw
 from polis.db.raw import Row, Statement
+from polis.db.rows import adopt, columns, flush_pending, returned
 from polis.motor import rating
 from polis.motor.models import Customer, CustomerVehicle
 from polis.motor.rating import FieldProblem, RateTable, RatingError, VehicleFacts
@@ -26,7 +27,6 @@ from polis.motor.rating_schemas import (
     QuoteVehicle,
     RateTableCreate,
 )
-from polis.motor.rows import adopt, columns, flush_pending, returned
 from polis.platform.errors import BusinessRuleError, NotFound
 from polis.platform.ids import random_code
 from polis.reference.service import ConfigurationNotFoundError, get_config, parse_config_value

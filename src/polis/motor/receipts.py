@@ -33,12 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.db import raw
 from polis.db.raw import Statement
+from polis.db.rows import adopt, columns, flush_pending
 from polis.documents import pdf
 from polis.documents.storage import sha256_of_path
 from polis.motor import documents
 from polis.motor.document_schemas import Party, ReceiptOut
 from polis.motor.models import Customer, MotorPayment, MotorPolicy, PaymentReceipt
-from polis.motor.rows import adopt, columns, flush_pending
 from polis.platform.errors import NotFound
 from polis.platform.money import quantize
 from polis.reference.service import get_config

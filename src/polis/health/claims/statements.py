@@ -14,10 +14,9 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
-from polis.db.raw import Statement
+from polis.db.raw import Row, Statement, arrays, unnest_insert
+from polis.db.rows import columns, sync
 from polis.health import rules
 from polis.health.models import (
     Accumulator,
@@ -105,13 +104,9 @@ _CREATE_ACCUMULATORS = Statement(
     ON CONFLICT DO NOTHING
     """
 )
-_ACCUMULATOR_COLUMNS = (
-    "id, member_id, plan_id, benefit_code, year, limit_amount, used_amount, remaining_amount,"
-    " visit_limit, visit_count, remaining_visits, deductible_limit, deductible_met, last_updated"
-)
 _LOCK_ACCUMULATORS = Statement(
     f"""
-    SELECT {", ".join("a." + c.strip() for c in _ACCUMULATOR_COLUMNS.split(","))}
+    SELECT {columns(Accumulator, "a")}
     FROM member.accumulator a
     JOIN unnest(CAST(:member_ids AS uuid[]), CAST(:codes AS varchar[]))
          AS k(member_id, benefit_code)
@@ -139,7 +134,7 @@ _MOVE_ACCUMULATORS = Statement(
                 CAST(:deductible AS numeric[]), CAST(:plan_level AS boolean[]))
          AS d(id, used, visits, deductible, plan_level)
     WHERE a.id = d.id
-    RETURNING {", ".join("a." + c.strip() for c in _ACCUMULATOR_COLUMNS.split(","))}
+    RETURNING {columns(Accumulator, "a")}
     """
 )
 _LOCK_POLICY_FUNDS = Statement(
@@ -178,17 +173,14 @@ _ITEM_COLUMNS = (
     ("denial_reason", "text"),
     ("adjudication_trace", "jsonb"),
 )
-_INSERT_ITEMS = Statement(
-    f"INSERT INTO claims.claim_item ({', '.join(c for c, _ in _ITEM_COLUMNS)})"
-    f" SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t}[])' for c, t in _ITEM_COLUMNS)})"
-)
+_INSERT_ITEMS = unnest_insert("claims.claim_item", _ITEM_COLUMNS)
 
 
 def _item_arrays(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """The parameters of `_INSERT_ITEMS`: one array per column (traces as JSON text)."""
-    arrays: dict[str, list[Any]] = {c: [item[c] for item in items] for c, _ in _ITEM_COLUMNS}
-    arrays["adjudication_trace"] = [json.dumps(t) for t in arrays["adjudication_trace"]]
-    return arrays
+    params = arrays(_ITEM_COLUMNS, items)
+    params["adjudication_trace"] = [json.dumps(t) for t in params["adjudication_trace"]]
+    return params
 
 
 @dataclass(frozen=True)
@@ -267,17 +259,8 @@ def _diagnosis(code: str) -> str | None:
     return normalise_icd10(code) if is_valid_icd10(code) else None
 
 
-_ACCUMULATOR_KEYS = tuple(c.strip() for c in _ACCUMULATOR_COLUMNS.split(","))
-
-
-def _sync_accumulators(session: AsyncSession, rows: Sequence[Any]) -> None:
+def _sync_accumulators(session: AsyncSession, rows: Sequence[Row]) -> None:
     """Keep Accumulator objects the session already holds in step with rows read or written
-    by the Core statements above (what populate_existing / synchronize_session did)."""
-    identity_map = session.sync_session.identity_map
-    if not len(identity_map):
-        return
+    by the raw statements above (what populate_existing / synchronize_session did)."""
     for row in rows:
-        obj = identity_map.get(identity_key(Accumulator, (row.id,)))
-        if obj is not None:
-            for key in _ACCUMULATOR_KEYS:
-                set_committed_value(obj, key, getattr(row, key))
+        sync(session, Accumulator, row)

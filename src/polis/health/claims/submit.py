@@ -47,6 +47,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from polis.db import raw
+from polis.db.rows import flush_pending
 from polis.health import authorizations as preauth
 from polis.health import rules, transitions
 from polis.health.claims.common import (
@@ -426,8 +427,7 @@ async def submit_claim(
     (one UPDATE) and the EOB. A letter, an ASO policy, a lifetime limit or an out-of-pocket
     maximum each add their own reads, as before."""
     lines = _validated_lines(request)
-    if session.new or session.dirty or session.deleted:
-        await session.flush()  # the caller's pending changes, before the Core statements
+    await flush_pending(session)  # the caller's pending changes, before the raw statements
     day = request.service_date
     codes = sorted({line.benefit_code for line in lines})
     setting_keys = []

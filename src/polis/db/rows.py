@@ -1,8 +1,8 @@
-"""The motor hot path's raw rows and the ORM objects they stand for (decision 0073).
+"""Raw rows and the ORM objects they stand for (decision 0073).
 
-The quote-to-issue sequence (quote, bind, pay, GET policy) sends its fixed statements with
-`polis.db.raw`, on the session's connection and in its transaction. The ORM never sees them,
-so what it did for those statements is done here, cheaply:
+The hot paths (a health claim; motor's quote, bind, pay, GET policy) send their fixed
+statements with `polis.db.raw`, on the session's connection and in its transaction. The ORM
+never sees them, so what it did for those statements is done here, cheaply:
 
 - `flush_pending`: the autoflush an ORM-enabled statement did first (pending changes reach
   the database before a raw statement that may read them);
@@ -11,7 +11,8 @@ so what it did for those statements is done here, cheaply:
   with a raw UPDATE);
 - `adopt`: the row as a persistent object of the session, as a query would have loaded it,
   without a statement; a caller that changes it and flushes gets an ordinary UPDATE of the
-  changed columns (renewals change the new policy, the gateway the paid payment).
+  changed columns (motor's renewals change the new policy, the gateway the paid payment);
+- `Prefixed`: the columns of a joined row that carry a prefix, read by their own names.
 
 `columns` gives the SELECT / RETURNING list of a model's table: every column, so that
 adopted objects have every column attribute loaded, as the ORM statements loaded them.
